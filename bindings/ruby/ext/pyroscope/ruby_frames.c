@@ -1,0 +1,325 @@
+/*
+ * Ruby frame provider.
+ *
+ * The core sends a CPU signal to the thread that used the CPU and calls
+ * capture() inside the handler.  Ruby's VM cannot be walked from a signal
+ * handler, so capture() only decides whether the signal belongs to Ruby
+ * code and registers a postponed job (async-signal-safe).  The job runs on
+ * the next interrupt check of the thread holding the GVL, takes the stack
+ * with rb_profile_frames() and reports it with pyroscope_add_sample().
+ *
+ * Attribution: only the thread holding the GVL runs Ruby code, and only it
+ * passes the ruby_thread_has_gvl_p() test in capture(), so the job normally
+ * runs on the very thread that was sampled.  The job compares pthread_self()
+ * with the thread recorded in capture() and drops the weight (counted in
+ * "mismatched") if the VM handed the GVL over in between.  Signals on
+ * threads that are not Ruby threads, or on Ruby threads running native code
+ * with the GVL released, return 0: the core records their native stack.
+ */
+#include "pyroscope_ext.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include <ruby/debug.h>
+#include <ruby/st.h>
+
+/* Exported by libruby (all 3.x) but not declared in its public headers. */
+int ruby_thread_has_gvl_p(void);
+
+#define FRAMES_MAX 512
+#define TAGS_MAX 64
+#define CACHE_MAX 65536
+
+/* Pending deferred sample: the sampled thread and the accumulated weight.
+ * Written by the signal handler, consumed by the job. */
+static uintptr_t pending_thread;
+static int64_t pending_weight;
+static int provider_enabled;
+
+/* Counters; atomics because the handler updates them. */
+static uint64_t st_deferred;
+static uint64_t st_native;
+static uint64_t st_conflict;
+static uint64_t st_register_failed;
+static uint64_t st_jobs;
+static uint64_t st_mismatched;
+static uint64_t st_recorded;
+static uint64_t st_add_failed;
+
+#ifdef HAVE_RB_POSTPONED_JOB_PREREGISTER
+static rb_postponed_job_handle_t job_handle;
+#endif
+
+/* Symbol cache: frame VALUE -> (label, path).  The cached frames are marked
+ * with rb_gc_mark(), which pins them, so an address cannot be reused by
+ * another object while it is a key here. */
+struct frame_entry {
+    VALUE frame;
+    char *label;
+    char *path;
+};
+
+static st_table *cache_index;
+static struct frame_entry *cache;
+static size_t cache_len, cache_cap;
+static VALUE cache_holder = Qnil;
+
+/* Scratch buffers for the job; jobs run with the GVL held, one at a time. */
+static VALUE job_frames[FRAMES_MAX];
+static int job_lines[FRAMES_MAX];
+static pyroscope_frame job_out[FRAMES_MAX];
+static pyroscope_tag job_tags[TAGS_MAX];
+
+static void
+cache_clear(void)
+{
+    size_t i;
+
+    for (i = 0; i < cache_len; i++) {
+        free(cache[i].label);
+        free(cache[i].path);
+    }
+    cache_len = 0;
+    if (cache_index != NULL)
+        st_clear(cache_index);
+}
+
+static void
+cache_mark(void *ptr)
+{
+    size_t i;
+
+    (void)ptr;
+    for (i = 0; i < cache_len; i++)
+        rb_gc_mark(cache[i].frame);
+}
+
+static size_t
+cache_memsize(const void *ptr)
+{
+    (void)ptr;
+    return cache_cap * sizeof(*cache);
+}
+
+static const rb_data_type_t cache_type = {
+    "Pyroscope::FrameCache",
+    {cache_mark, NULL, cache_memsize},
+    0, 0, RUBY_TYPED_FREE_IMMEDIATELY
+};
+
+static char *
+dup_str(VALUE s)
+{
+    if (!RB_TYPE_P(s, T_STRING))
+        return NULL;
+    return strndup(RSTRING_PTR(s), (size_t)RSTRING_LEN(s));
+}
+
+static char *
+frame_label(VALUE frame)
+{
+    VALUE label = rb_profile_frame_full_label(frame);
+    char *out = dup_str(label);
+
+    return out != NULL ? out : strdup("<unknown>");
+}
+
+static const struct frame_entry *
+cache_lookup(VALUE frame)
+{
+    st_data_t idx;
+    struct frame_entry *e;
+
+    if (st_lookup(cache_index, (st_data_t)frame, &idx))
+        return &cache[idx];
+    if (cache_len >= CACHE_MAX)
+        cache_clear();
+    if (cache_len == cache_cap) {
+        size_t ncap = cache_cap ? cache_cap * 2 : 256;
+        struct frame_entry *n = realloc(cache, ncap * sizeof(*n));
+
+        if (n == NULL)
+            return NULL;
+        cache = n;
+        cache_cap = ncap;
+    }
+    e = &cache[cache_len];
+    e->frame = frame;
+    e->label = frame_label(frame);
+    e->path = dup_str(rb_profile_frame_path(frame));
+    st_insert(cache_index, (st_data_t)frame, (st_data_t)cache_len);
+    cache_len++;
+    return e;
+}
+
+static size_t
+current_tags(void)
+{
+    VALUE h = rb_thread_local_aref(rb_thread_current(), rbpyro_id_tags_key);
+
+    if (!RB_TYPE_P(h, T_HASH))
+        return 0;
+    return rbpyro_tags_from_hash(h, job_tags, TAGS_MAX);
+}
+
+static void
+record(int64_t weight)
+{
+    int n = rb_profile_frames(0, FRAMES_MAX, job_frames, job_lines);
+    int i, m = 0;
+    size_t ntags;
+    int rc;
+
+    for (i = 0; i < n; i++) {
+        const struct frame_entry *e = cache_lookup(job_frames[i]);
+
+        if (e == NULL)
+            continue;
+        job_out[m].function = e->label;
+        job_out[m].file = e->path;
+        job_out[m].line = job_lines[i] > 0 ? job_lines[i] : 0;
+        m++;
+    }
+    if (m == 0) {
+        job_out[0].function = "[ruby]";
+        job_out[0].file = NULL;
+        job_out[0].line = 0;
+        m = 1;
+    }
+    ntags = current_tags();
+    /* A non-NULL tag array (even with 0 tags) means "exactly these", so a
+     * fiber without tags does not inherit the thread scope of another. */
+    rc = pyroscope_add_sample(rbpyro_handle, PYROSCOPE_PROFILE_CPU, job_out,
+                              (size_t)m, &weight, 1, job_tags, ntags);
+    if (rc == 0)
+        __atomic_add_fetch(&st_recorded, 1, __ATOMIC_RELAXED);
+    else
+        __atomic_add_fetch(&st_add_failed, 1, __ATOMIC_RELAXED);
+}
+
+static void
+job(void *arg)
+{
+    uintptr_t who = __atomic_load_n(&pending_thread, __ATOMIC_ACQUIRE);
+    int64_t w = __atomic_exchange_n(&pending_weight, 0, __ATOMIC_ACQ_REL);
+
+    (void)arg;
+    __atomic_compare_exchange_n(&pending_thread, &who, 0, 0,
+                                __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&st_jobs, 1, __ATOMIC_RELAXED);
+    if (w <= 0 || rbpyro_handle == NULL)
+        return;
+    if (who != (uintptr_t)pthread_self()) {
+        __atomic_add_fetch(&st_mismatched, (uint64_t)w, __ATOMIC_RELAXED);
+        return;
+    }
+    record(w);
+}
+
+static int
+register_job(void)
+{
+#ifdef HAVE_RB_POSTPONED_JOB_PREREGISTER
+    rb_postponed_job_trigger(job_handle);
+    return 1;
+#else
+    return rb_postponed_job_register_one(0, job, NULL);
+#endif
+}
+
+/* Runs inside the signal handler: async-signal-safe code only. */
+static int
+capture(uint64_t *words, int max, int64_t weight, void *payload)
+{
+    uintptr_t self, expected = 0;
+
+    (void)words;
+    (void)max;
+    (void)payload;
+    if (!__atomic_load_n(&provider_enabled, __ATOMIC_ACQUIRE))
+        return 0;
+    /* Also false on non-Ruby threads (no execution context). */
+    if (!ruby_thread_has_gvl_p()) {
+        __atomic_add_fetch(&st_native, 1, __ATOMIC_RELAXED);
+        return 0;
+    }
+    self = (uintptr_t)pthread_self();
+    if (!__atomic_compare_exchange_n(&pending_thread, &expected, self, 0,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
+        expected != self) {
+        __atomic_add_fetch(&st_conflict, 1, __ATOMIC_RELAXED);
+        return PYROSCOPE_FRAMES_DEFERRED;
+    }
+    __atomic_add_fetch(&pending_weight, weight > 0 ? weight : 1,
+                       __ATOMIC_ACQ_REL);
+    if (register_job() == 0)
+        __atomic_add_fetch(&st_register_failed, 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&st_deferred, 1, __ATOMIC_RELAXED);
+    return PYROSCOPE_FRAMES_DEFERRED;
+}
+
+static int
+symbolize(uint64_t w0, uint64_t w1, pyroscope_frame *out, void *payload)
+{
+    /* capture() never writes raw frames. */
+    (void)w0;
+    (void)w1;
+    (void)out;
+    (void)payload;
+    return -1;
+}
+
+static const pyroscope_frame_provider provider = {
+    1, capture, symbolize, NULL, 0
+};
+
+int
+rbpyro_frames_install(pyroscope *p)
+{
+    rbpyro_frames_reset_after_fork();
+    __atomic_store_n(&provider_enabled, 1, __ATOMIC_RELEASE);
+    return pyroscope_set_frame_provider(p, &provider);
+}
+
+void
+rbpyro_frames_reset_after_fork(void)
+{
+    __atomic_store_n(&pending_weight, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&pending_thread, 0, __ATOMIC_RELEASE);
+}
+
+#define STAT(h, name, var)                                                    \
+    rb_hash_aset(h, ID2SYM(rb_intern(name)),                                  \
+                 ULL2NUM(__atomic_load_n(&(var), __ATOMIC_RELAXED)))
+
+/* Native.frame_stats -> Hash of the provider's counters. */
+static VALUE
+frame_stats(VALUE self)
+{
+    VALUE h = rb_hash_new();
+
+    (void)self;
+    STAT(h, "deferred", st_deferred);
+    STAT(h, "native", st_native);
+    STAT(h, "conflict", st_conflict);
+    STAT(h, "register_failed", st_register_failed);
+    STAT(h, "jobs", st_jobs);
+    STAT(h, "mismatched", st_mismatched);
+    STAT(h, "recorded", st_recorded);
+    STAT(h, "add_failed", st_add_failed);
+    rb_hash_aset(h, ID2SYM(rb_intern("cached_frames")), SIZET2NUM(cache_len));
+    return h;
+}
+
+void
+rbpyro_frames_init(VALUE mNative)
+{
+    cache_index = st_init_numtable();
+    cache_holder = TypedData_Wrap_Struct(rb_cObject, &cache_type, NULL);
+    rb_gc_register_mark_object(cache_holder);
+#ifdef HAVE_RB_POSTPONED_JOB_PREREGISTER
+    job_handle = rb_postponed_job_preregister(0, job, NULL);
+#endif
+    rb_define_module_function(mNative, "frame_stats", frame_stats, 0);
+}

@@ -1,0 +1,343 @@
+# frozen_string_literal: true
+
+require "pyroscope/version"
+require "pyroscope/pyroscope_ext"
+
+# Continuous profiling for Ruby on top of the Pyroscope C SDK.
+#
+#   Pyroscope.configure do |c|
+#     c.application_name = "my.ruby.app"
+#     c.server_address   = "http://pyroscope:4040"
+#     c.tags             = { region: "eu-west-1" }
+#   end
+#   Pyroscope.tag_wrapper({ "controller" => "users" }) { handle_request }
+#
+# The public surface follows the official `pyroscope` gem.
+module Pyroscope
+  LOG_LEVELS = {
+    "none" => 0, "off" => 0, "error" => 1, "warn" => 2, "warning" => 2,
+    "info" => 3, "debug" => 4, "trace" => 4
+  }.freeze
+
+  FORK_MODES = {
+    continue: Native::FORK_CONTINUE,
+    stop: Native::FORK_STOP
+  }.freeze
+
+  SPY_NAME = "pyroscope-ruby"
+
+  # Fiber-local slots (Thread#[] is fiber-local).  TAGS_KEY is read by the C
+  # extension when it records a Ruby sample.
+  BASE_KEY = :__pyroscope_base
+  STACK_KEY = :__pyroscope_stack
+  TAGS_KEY = :__pyroscope_tags
+
+  Config = Struct.new(
+    :application_name, :app_name, :server_address, :auth_token,
+    :basic_auth_username, :basic_auth_password, :tenant_id, :http_headers,
+    :log_level, :sample_rate, :detect_subprocesses, :oncpu, :report_pid,
+    :report_thread_id, :tags, :compression, :report_encoding,
+    :autoinstrument_rails,
+    # Extensions of this SDK:
+    :upload_interval, :upload_timeout, :stop_timeout, :fork_mode
+  ) do
+    def initialize(*)
+      super
+      self.application_name = ""
+      self.server_address = "http://localhost:4040"
+      self.auth_token = ""
+      self.sample_rate = 100
+      self.detect_subprocesses = false
+      self.oncpu = true
+      self.report_pid = false
+      self.report_thread_id = false
+      self.log_level = "error"
+      self.tags = {}
+      self.http_headers = {}
+      self.compression = "gzip"
+      self.report_encoding = "pprof"
+      self.autoinstrument_rails = true
+      self.upload_interval = 10
+      self.fork_mode = :continue
+    end
+  end
+
+  module ForkHook # :nodoc:
+    def _fork
+      pid = super
+      Pyroscope.__send__(:after_fork_child) if pid.zero?
+      pid
+    end
+  end
+
+  class << self
+    def current_config
+      @config
+    end
+
+    # Configure and start profiling.  Calling it again restarts the profiler
+    # with the new configuration.  Raises ArgumentError on invalid settings.
+    def configure
+      config = Config.new
+      yield config if block_given?
+      opts = native_options(config)
+      Native.stop if Native.running?
+      Native.start(opts)
+      @config = config
+      install_hooks
+      initialize_rails_hooks if config.autoinstrument_rails && defined?(::Rails)
+      config
+    end
+
+    # Run the block with `tags` added to the samples of the current thread
+    # (fiber), then restore the previous tags, also on exceptions.
+    def tag_wrapper(tags)
+      raise ArgumentError, "Pyroscope.tag_wrapper requires a block" unless block_given?
+
+      scope = normalize_tags(tags, "tag_wrapper")
+      th = Thread.current
+      stack = (th[STACK_KEY] ||= [])
+      raise ArgumentError, "Pyroscope.tag_wrapper: nesting deeper than 32" if stack.size >= 32
+
+      stack.push(scope)
+      apply_tags
+      begin
+        yield
+      ensure
+        stack.pop
+        apply_tags
+      end
+    end
+
+    # Add tags to the current thread (fiber) until removed with remove_tags.
+    def tag(tags)
+      add = normalize_tags(tags, "tag")
+      th = Thread.current
+      base = (th[BASE_KEY] ||= {})
+      base.merge!(add)
+      apply_tags
+      nil
+    end
+
+    # Remove tags previously added with Pyroscope.tag (keys or a Hash).
+    def remove_tags(*keys)
+      keys = keys.first.keys if keys.size == 1 && keys.first.is_a?(Hash)
+      base = Thread.current[BASE_KEY]
+      keys.each do |k|
+        unless k.is_a?(String) || k.is_a?(Symbol)
+          raise ArgumentError, "Pyroscope.remove_tags: keys must be Strings or Symbols, got #{k.inspect}"
+        end
+        base&.delete(k.to_s)
+      end
+      apply_tags
+      nil
+    end
+
+    # The merged tags of the current thread (fiber), for inspection.
+    def current_tags
+      (Thread.current[TAGS_KEY] || {}).dup
+    end
+
+    # Upload what was collected so far; waits up to `timeout` seconds.
+    def flush(timeout = 5)
+      Native.flush((timeout * 1000).to_i)
+    end
+
+    def running?
+      Native.running?
+    end
+
+    def stats
+      (Native.stats || {}).merge(Native.frame_stats)
+    end
+
+    def stop
+      @config = nil
+      Native.stop
+    end
+
+    def shutdown
+      stop
+    end
+
+    def initialize_rails_hooks
+      block = lambda do |ctrl, action|
+        Pyroscope.tag_wrapper({ "action" => "#{ctrl.controller_name}/#{ctrl.action_name}" }, &action)
+      end
+      ActionController::API.__send__(:around_action, block) if defined?(ActionController::API)
+      ActionController::Base.__send__(:around_action, block) if defined?(ActionController::Base)
+    end
+
+    private
+
+    def apply_tags
+      th = Thread.current
+      merged = {}
+      base = th[BASE_KEY]
+      merged.merge!(base) if base
+      th[STACK_KEY]&.each { |h| merged.merge!(h) }
+      merged.delete_if { |_, v| v.empty? }
+      merged = merged.empty? ? nil : merged.freeze
+      th[TAGS_KEY] = merged
+      Native.sync_thread_scope(merged)
+    end
+
+    def normalize_tags(tags, what)
+      unless tags.is_a?(Hash)
+        raise ArgumentError, "Pyroscope.#{what}: tags must be a Hash, got #{tags.class}"
+      end
+      raise ArgumentError, "Pyroscope.#{what}: at most 16 tags at once" if tags.size > 16
+
+      tags.each_with_object({}) do |(k, v), out|
+        key, val = tag_pair(k, v, "Pyroscope.#{what}")
+        out[key] = val
+      end
+    end
+
+    def tag_pair(key, value, what)
+      key = key.to_s if key.is_a?(Symbol)
+      unless key.is_a?(String)
+        raise ArgumentError, "#{what}: tag keys must be Strings or Symbols, got #{key.inspect}"
+      end
+
+      value = value.nil? ? "" : value.to_s
+      begin
+        # An empty value removes the key inside a scope; check the key alone.
+        Native.check_tag(key, value.empty? ? "x" : value)
+      rescue ArgumentError => e
+        raise ArgumentError, "#{what}: #{e.message.sub(/\Apyroscope: invalid tag: /, '')}"
+      end
+      [key.dup.freeze, value.dup.freeze]
+    end
+
+    def native_options(config)
+      name = config.app_name || config.application_name
+      name = nil if name.is_a?(String) && name.empty?
+      if name.nil? && ENV.fetch("PYROSCOPE_APPLICATION_NAME", "").empty?
+        raise ArgumentError, "Pyroscope.configure: application_name is required"
+      end
+
+      {
+        application_name: opt_string(config, :application_name, name),
+        server_address: server_address(config.server_address),
+        sample_rate: sample_rate(config.sample_rate),
+        upload_interval_ms: seconds_to_ms(config, :upload_interval, 0.1),
+        upload_timeout_ms: seconds_to_ms(config, :upload_timeout, 0.001),
+        stop_timeout_ms: seconds_to_ms(config, :stop_timeout, 0.001),
+        tags: static_tags(config),
+        auth_token: opt_string(config, :auth_token),
+        basic_auth_username: opt_string(config, :basic_auth_username),
+        basic_auth_password: opt_string(config, :basic_auth_password),
+        tenant_id: opt_string(config, :tenant_id),
+        http_headers: http_headers(config.http_headers),
+        log_level: log_level(config.log_level),
+        fork_mode: fork_mode(config.fork_mode),
+        spy_name: SPY_NAME
+      }
+    end
+
+    def opt_string(config, field, value = config[field])
+      return nil if value.nil? || value == ""
+      unless value.is_a?(String)
+        raise ArgumentError, "Pyroscope.configure: #{field} must be a String, got #{value.class}"
+      end
+      raise ArgumentError, "Pyroscope.configure: #{field} must not contain NUL bytes" if value.include?("\0")
+
+      value
+    end
+
+    def server_address(addr)
+      return nil if addr.nil? || addr == ""
+      unless addr.is_a?(String) && addr.match?(%r{\A(https?|file)://.}i)
+        raise ArgumentError,
+              "Pyroscope.configure: server_address must be an http(s):// or file:// URL, got #{addr.inspect}"
+      end
+
+      addr
+    end
+
+    def sample_rate(rate)
+      return nil if rate.nil?
+      unless rate.is_a?(Integer) && rate >= 1 && rate <= 10_000
+        raise ArgumentError,
+              "Pyroscope.configure: sample_rate must be an Integer from 1 to 10000 (Hz), got #{rate.inspect}"
+      end
+
+      rate
+    end
+
+    def seconds_to_ms(config, field, min)
+      v = config[field]
+      return nil if v.nil?
+      unless v.is_a?(Numeric) && v >= min
+        raise ArgumentError, "Pyroscope.configure: #{field} must be a number of seconds >= #{min}, got #{v.inspect}"
+      end
+
+      (v * 1000).round
+    end
+
+    def static_tags(config)
+      tags = config.tags || {}
+      unless tags.is_a?(Hash)
+        raise ArgumentError, "Pyroscope.configure: tags must be a Hash, got #{tags.class}"
+      end
+
+      out = {}
+      tags.each do |k, v|
+        next if v.nil?
+
+        key, val = tag_pair(k, v, "Pyroscope.configure: tags")
+        out[key] = val unless val.empty?
+      end
+      out["pid"] = Process.pid.to_s if config.report_pid
+      out
+    end
+
+    def http_headers(headers)
+      headers ||= {}
+      unless headers.is_a?(Hash)
+        raise ArgumentError, "Pyroscope.configure: http_headers must be a Hash, got #{headers.class}"
+      end
+
+      headers.each_with_object({}) do |(k, v), out|
+        name = k.to_s
+        unless name.match?(/\A[!#$%&'*+\-.^_`|~0-9A-Za-z]+\z/)
+          raise ArgumentError, "Pyroscope.configure: http_headers: invalid header name #{k.inspect}"
+        end
+        value = v.to_s
+        if value.match?(/[\r\n\0]/)
+          raise ArgumentError, "Pyroscope.configure: http_headers: value of #{name} contains a line break or NUL"
+        end
+
+        out[name] = value
+      end
+    end
+
+    def log_level(level)
+      return level if level.is_a?(Integer) && level.between?(0, 4)
+
+      LOG_LEVELS.fetch(level.to_s.downcase) do
+        raise ArgumentError,
+              "Pyroscope.configure: log_level must be one of #{LOG_LEVELS.keys.join(', ')}, got #{level.inspect}"
+      end
+    end
+
+    def fork_mode(mode)
+      FORK_MODES.fetch(mode.is_a?(String) ? mode.to_sym : mode) do
+        raise ArgumentError, "Pyroscope.configure: fork_mode must be :continue or :stop, got #{mode.inspect}"
+      end
+    end
+
+    def install_hooks
+      return if @hooks_installed
+
+      @hooks_installed = true
+      Process.singleton_class.prepend(ForkHook) if Process.respond_to?(:_fork)
+      at_exit { Native.stop if Native.running? }
+    end
+
+    def after_fork_child
+      @config = nil unless Native.after_fork_child
+    end
+  end
+end

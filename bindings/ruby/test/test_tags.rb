@@ -1,0 +1,38 @@
+# frozen_string_literal: true
+
+require_relative "test_helper"
+
+class TestTags < Minitest::Test
+  include ProfileHelpers
+
+  def assert_tagged(samples, fn, expected, min: 20)
+    got = with_function(samples, fn)
+    assert_operator weight(got), :>=, min, "too few samples in #{fn}"
+    wrong = got.reject { |s| expected.all? { |k, v| s.labels[k] == v } }
+    # Allow a sample or two at a phase boundary.
+    assert_operator weight(wrong), :<=, [2, weight(got) / 50].max,
+                    "#{fn}: expected #{expected}, got #{wrong.map(&:labels).uniq.inspect}"
+  end
+
+  def test_tags_follow_threads
+    samples = samples_in(run_workload("threads"))
+    assert_tagged samples, "Workload#work_a", { "worker" => "a", "static" => "yes" }
+    assert_tagged samples, "Workload#work_b", { "worker" => "b", "static" => "yes" }
+    assert_tagged samples, "Workload#work_inner", { "worker" => "main", "phase" => "inner" }
+    main = with_function(samples, "Workload#work_main")
+    assert main.all? { |s| s.labels["worker"] == "main" && !s.labels.key?("phase") },
+           main.map(&:labels).uniq.inspect
+    # Pyroscope.tag / remove_tags on the main thread, after the threads.
+    tagged = samples.select { |s| s.labels["worker"] == "tagged" }
+    assert_operator weight(tagged), :>=, 10
+    assert tagged.all? { |s| s.functions.include?("Workload#work_a") }
+  end
+
+  def test_tags_follow_fibers
+    samples = samples_in(run_workload("fibers"))
+    assert_tagged samples, "Workload#work_a", { "fiber" => "a" }
+    assert_tagged samples, "Workload#work_b", { "fiber" => "b" }
+    main = with_function(samples, "Workload#work_main")
+    assert main.none? { |s| s.labels.key?("fiber") }, main.map(&:labels).uniq.inspect
+  end
+end
