@@ -59,7 +59,8 @@ enum pyroscope_profile_type {
 
 /* Log levels, most severe first. */
 enum pyroscope_log_level {
-    PYROSCOPE_LOG_NONE = 0,
+    PYROSCOPE_LOG_OFF = -1,    /* silence */
+    PYROSCOPE_LOG_DEFAULT = 0, /* WARN, or PYROSCOPE_LOG_LEVEL */
     PYROSCOPE_LOG_ERROR = 1,
     PYROSCOPE_LOG_WARN = 2,
     PYROSCOPE_LOG_INFO = 3,
@@ -114,7 +115,7 @@ typedef struct pyroscope_config {
     const pyroscope_tag *http_headers; /* extra headers: key = name */
     size_t http_headers_count;
     unsigned int profile_types;    /* pyroscope_profile_type bits; default CPU */
-    int log_level;                 /* default WARN */
+    int log_level;                 /* pyroscope_log_level; 0 = WARN */
     pyroscope_log_fn log_fn;       /* default: stderr */
     void *log_payload;
     const char *spy_name;          /* default "pyroscope-c"; bindings set theirs */

@@ -1,0 +1,17 @@
+# Sanitizer switches; applied to every target in the tree.
+set(_san "")
+if(PYROSCOPE_ASAN)
+  list(APPEND _san address)
+endif()
+if(PYROSCOPE_UBSAN)
+  list(APPEND _san undefined)
+endif()
+if(PYROSCOPE_TSAN)
+  list(APPEND _san thread)
+endif()
+if(_san)
+  list(JOIN _san "," _san_list)
+  add_compile_options(-fsanitize=${_san_list} -fno-sanitize-recover=all
+                      -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=${_san_list})
+endif()

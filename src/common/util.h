@@ -1,0 +1,32 @@
+/* Small helpers: growable buffers, time, hashing.  Depends on nothing. */
+#ifndef PYROSCOPE_COMMON_UTIL_H
+#define PYROSCOPE_COMMON_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    int oom; /* sticky: once an append failed the buffer is unusable */
+} buf;
+
+void buf_init(buf *b);
+void buf_free(buf *b);
+void buf_append(buf *b, const void *data, size_t len);
+void buf_puts(buf *b, const char *s);
+void buf_printf(buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Detach the data (NUL-terminated) and reset; NULL if an append failed. */
+char *buf_steal(buf *b, size_t *len);
+
+uint64_t time_now_ns(void);  /* CLOCK_REALTIME */
+uint64_t time_mono_ns(void); /* CLOCK_MONOTONIC */
+
+uint64_t hash_bytes(const void *p, size_t n, uint64_t seed);
+uint64_t hash_u64(uint64_t x);
+
+char *str_dup(const char *s); /* NULL-safe strdup */
+
+#endif

@@ -1,0 +1,64 @@
+/* The profiler handle and the pieces only src/ top-level files share. */
+#ifndef PYROSCOPE_CORE_H
+#define PYROSCOPE_CORE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "common/map.h"
+#include "config.h"
+#include "pyroscope.h"
+#include "sampler/ring.h"
+#include "sampler/symbols.h"
+#include "upload/upload.h"
+#include "window.h"
+
+typedef struct named_frame {
+    char *function;
+    char *file;
+    int64_t line;
+} named_frame;
+
+typedef struct named_frames {
+    map index; /* hash -> id */
+    named_frame *v;
+    size_t n, cap;
+} named_frames;
+
+struct pyroscope {
+    config cfg;
+    ring ring;
+    upload *up;
+    symbols *syms;
+
+    pthread_t collector;
+    pthread_mutex_t lock; /* window, frames, static tags, flags below */
+    pthread_cond_t cond;
+    window win;
+    named_frames frames;
+    map lang_cache;       /* provider words -> named frame id, per window */
+    pyroscope_tag *static_tags;
+    size_t nstatic;
+    int stopping;
+    int flush_requested;
+    uint64_t flush_generation;
+    uint64_t seq;         /* file names */
+    uint64_t heap_samples, lock_samples;
+};
+
+/* collector.c */
+int collector_start(pyroscope *p);
+void collector_stop(pyroscope *p);
+/* Close the window now; returns once its profiles are queued. */
+void collector_flush(pyroscope *p);
+
+/* export.c: turn a closed window into upload jobs.  Called unlocked with a
+ * window the collector owns; takes p->lock briefly for names and tags. */
+void export_window(pyroscope *p, window *w, uint64_t end_ns);
+
+/* frames.c */
+uint64_t frames_intern(named_frames *f, const char *function,
+                       const char *file, int64_t line);
+void frames_reset(named_frames *f);
+
+#endif

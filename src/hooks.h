@@ -1,0 +1,14 @@
+/*
+ * Heap (malloc family) and lock (pthread mutex/rwlock) hooks.  They record
+ * sampled events into the ring only while enabled; otherwise they cost one
+ * relaxed load on top of the real call.
+ */
+#ifndef PYROSCOPE_HOOKS_H
+#define PYROSCOPE_HOOKS_H
+
+#include "core.h"
+
+void hooks_enable(pyroscope *p, ring *r);
+void hooks_disable(void);
+
+#endif

@@ -1,0 +1,241 @@
+/* Public entry points: wires sampler, collector, export and upload. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "core.h"
+#include "heap.h"
+#include "hooks.h"
+#include "sampler/sampler.h"
+#include "tags/tags.h"
+
+#define RING_CAPACITY 2048
+
+static pthread_mutex_t g_start_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(pyroscope *) g_current;
+
+pyroscope *pyroscope_current(void)
+{
+    return atomic_load(&g_current);
+}
+
+static int copy_static_tags(pyroscope *p)
+{
+    size_t i, n = p->cfg.c.tags_count;
+
+    p->static_tags = calloc(n ? n : 1, sizeof(*p->static_tags));
+    if (!p->static_tags)
+        return PYROSCOPE_ENOMEM;
+    for (i = 0; i < n; i++) {
+        p->static_tags[i].key = str_dup(p->cfg.c.tags[i].key);
+        p->static_tags[i].value = str_dup(p->cfg.c.tags[i].value);
+        p->nstatic++;
+        if (!p->static_tags[i].key || !p->static_tags[i].value)
+            return PYROSCOPE_ENOMEM;
+    }
+    return 0;
+}
+
+static void free_static_tags(pyroscope *p)
+{
+    size_t i;
+
+    for (i = 0; i < p->nstatic; i++) {
+        free((char *)p->static_tags[i].key);
+        free((char *)p->static_tags[i].value);
+    }
+    free(p->static_tags);
+    p->static_tags = NULL;
+    p->nstatic = 0;
+}
+
+static void destroy(pyroscope *p)
+{
+    if (!p)
+        return;
+    window_free(&p->win);
+    frames_reset(&p->frames);
+    map_free(&p->lang_cache);
+    symbols_free(p->syms);
+    ring_destroy(&p->ring);
+    free_static_tags(p);
+    config_free(&p->cfg);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p);
+}
+
+static pyroscope *alloc_handle(void)
+{
+    pyroscope *p = calloc(1, sizeof(*p));
+    pthread_condattr_t ca;
+
+    if (!p)
+        return NULL;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    window_init(&p->win, time_now_ns());
+    return p;
+}
+
+static int start_upload(pyroscope *p)
+{
+    const pyroscope_config *c = &p->cfg.c;
+    upload_opts o;
+
+    memset(&o, 0, sizeof(o));
+    o.server = c->server_address;
+    o.auth_token = c->auth_token;
+    o.basic_user = c->basic_auth_user;
+    o.basic_password = c->basic_auth_password;
+    o.tenant_id = c->tenant_id;
+    o.headers = c->http_headers;
+    o.nheaders = c->http_headers_count;
+    o.timeout_ms = c->upload_timeout_ms;
+    o.queue_max = c->upload_queue_max;
+    o.spool_dir = c->spool_dir;
+    o.thread_init = sampler_exclude_self;
+    return upload_new(&p->up, &o);
+}
+
+static int start_sampling(pyroscope *p)
+{
+    sampler_opts so;
+    int rc;
+
+    if (p->cfg.c.profile_types & PYROSCOPE_PROFILE_CPU) {
+        so.rate_hz = p->cfg.c.sample_rate;
+        so.signo = p->cfg.c.signal;
+        so.ring = &p->ring;
+        rc = sampler_start(&so);
+        if (rc)
+            return rc;
+    }
+    hooks_enable(p, &p->ring);
+    return 0;
+}
+
+/* Everything but the sampling itself; undone by destroy() on failure. */
+static int prepare(pyroscope *p, const pyroscope_config *cfg)
+{
+    int rc = config_build(&p->cfg, cfg);
+
+    if (rc)
+        return rc;
+    log_configure(p->cfg.c.log_level ? p->cfg.c.log_level : PYROSCOPE_LOG_WARN,
+                  p->cfg.c.log_fn, p->cfg.c.log_payload);
+    rc = copy_static_tags(p);
+    if (rc)
+        return rc;
+    if (ring_init(&p->ring, RING_CAPACITY) != 0)
+        return error_set(PYROSCOPE_ENOMEM, "cannot map the sample ring");
+    p->syms = symbols_new();
+    if (!p->syms)
+        return PYROSCOPE_ENOMEM;
+    return start_upload(p);
+}
+
+int pyroscope_start(pyroscope **out, const pyroscope_config *cfg)
+{
+    pyroscope *p;
+    int rc;
+
+    error_clear();
+    if (!out)
+        return error_set(PYROSCOPE_EINVAL, "out is NULL");
+    pthread_mutex_lock(&g_start_lock);
+    if (atomic_load(&g_current)) {
+        pthread_mutex_unlock(&g_start_lock);
+        return error_set(PYROSCOPE_EBUSY, "a profiler is already running");
+    }
+    p = alloc_handle();
+    rc = p ? prepare(p, cfg) : PYROSCOPE_ENOMEM;
+    if (!rc)
+        rc = collector_start(p);
+    if (rc) {
+        if (p && p->up)
+            upload_free(p->up, 0);
+        destroy(p);
+        pthread_mutex_unlock(&g_start_lock);
+        return rc;
+    }
+    rc = start_sampling(p);
+    if (rc) {
+        collector_stop(p);
+        upload_free(p->up, 0);
+        destroy(p);
+        pthread_mutex_unlock(&g_start_lock);
+        return rc;
+    }
+    atomic_store(&g_current, p);
+    pthread_mutex_unlock(&g_start_lock);
+    LOG_INFO("profiling %s at %d Hz to %s", p->cfg.c.application_name,
+             p->cfg.c.sample_rate, p->cfg.c.server_address);
+    *out = p;
+    return 0;
+}
+
+void pyroscope_stop(pyroscope *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&g_start_lock);
+    hooks_disable();
+    sampler_stop();
+    collector_stop(p);
+    upload_free(p->up, p->cfg.c.stop_timeout_ms);
+    heap_reset();
+    atomic_store(&g_current, NULL);
+    destroy(p);
+    pthread_mutex_unlock(&g_start_lock);
+}
+
+int pyroscope_flush(pyroscope *p, int timeout_ms)
+{
+    if (!p)
+        return error_set(PYROSCOPE_EINVAL, "p is NULL");
+    collector_flush(p);
+    if (timeout_ms <= 0)
+        return 0;
+    return upload_flush(p->up, timeout_ms);
+}
+
+int pyroscope_get_stats(pyroscope *p, pyroscope_stats *out)
+{
+    upload_stats us;
+
+    if (!p || !out)
+        return error_set(PYROSCOPE_EINVAL, "NULL argument");
+    memset(out, 0, sizeof(*out));
+    upload_get_stats(p->up, &us);
+    out->samples = sampler_samples();
+    out->samples_dropped = atomic_load(&p->ring.dropped);
+    out->profiles_uploaded = us.uploaded;
+    out->profiles_dropped = us.dropped;
+    out->upload_failures = us.failures;
+    out->queued_bytes = us.queued_bytes;
+    out->threads_profiled = sampler_threads();
+    pthread_mutex_lock(&p->lock);
+    out->heap_samples = p->heap_samples;
+    out->lock_samples = p->lock_samples;
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+int pyroscope_set_frame_provider(pyroscope *p,
+                                 const pyroscope_frame_provider *provider)
+{
+    if (!p)
+        return error_set(PYROSCOPE_EINVAL, "p is NULL");
+    if (provider && (provider->version != 1 || !provider->capture))
+        return error_set(PYROSCOPE_EINVAL,
+                         "frame provider needs version 1 and a capture "
+                         "function");
+    sampler_set_provider(provider);
+    return 0;
+}

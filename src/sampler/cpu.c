@@ -1,0 +1,420 @@
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "../tags/tags.h"
+#include "sampler.h"
+#include "unwind.h"
+
+/* Marks our timers' signals so foreign ones can be passed on. */
+#define TIMER_MAGIC ((void *)(uintptr_t)0x7079726f73636f70ull)
+#define MAX_EXCLUDED 16
+
+typedef struct thread_timer {
+    pid_t tid;
+    timer_t timer;
+    int seen;
+} thread_timer;
+
+static ring *g_ring;
+static int g_signo;
+static long g_period_ns;
+static atomic_int g_active;
+static int g_fallback;
+static struct sigaction g_old_action;
+static int g_installed;
+static atomic_uint_fast64_t g_samples;
+static atomic_int g_excluded[MAX_EXCLUDED];
+
+static pyroscope_frame_provider g_provider_slots[2];
+static _Atomic(const pyroscope_frame_provider *) g_provider;
+
+static pthread_mutex_t g_threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static thread_timer *g_threads;
+static size_t g_nthreads, g_cap_threads;
+
+/* ---- the signal handler ---- */
+
+static int is_ours(const siginfo_t *si)
+{
+    if (g_fallback)
+        return si->si_code == SI_KERNEL;
+    return si->si_code == SI_TIMER && si->si_value.sival_ptr == TIMER_MAGIC;
+}
+
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+    if (g_old_action.sa_flags & SA_SIGINFO) {
+        if (g_old_action.sa_sigaction)
+            g_old_action.sa_sigaction(sig, si, uc);
+    } else if (g_old_action.sa_handler != SIG_DFL &&
+               g_old_action.sa_handler != SIG_IGN &&
+               g_old_action.sa_handler) {
+        g_old_action.sa_handler(sig);
+    }
+}
+
+static void record(const siginfo_t *si, void *uc)
+{
+    const pyroscope_frame_provider *prov;
+    int64_t weight = 1;
+    ring_cell *c;
+    ring_sample *s;
+    int n = 0;
+
+    if (!g_fallback && si->si_overrun > 0)
+        weight += si->si_overrun;
+    c = ring_claim(g_ring);
+    if (!c)
+        return;
+    s = &c->s;
+    s->type = SAMPLE_CPU;
+    s->tagset = tags_current();
+    s->values[0] = weight;
+    s->nlang = 0;
+    s->nnative = 0;
+    prov = atomic_load_explicit(&g_provider, memory_order_acquire);
+    if (prov && prov->capture) {
+        n = prov->capture(s->words, RING_MAX_WORDS / 2, weight, prov->payload);
+        if (n == PYROSCOPE_FRAMES_DEFERRED) {
+            s->type = SAMPLE_EMPTY;
+            ring_publish(g_ring, c);
+            return;
+        }
+        s->nlang = (uint16_t)(n > 0 ? n : 0);
+    }
+    if (s->nlang == 0 || prov->native_frames)
+        s->nnative = (uint16_t)unwind_from_signal(
+            uc, s->words + 2 * s->nlang, RING_MAX_WORDS - 2 * s->nlang);
+    atomic_fetch_add_explicit(&g_samples, 1, memory_order_relaxed);
+    ring_publish(g_ring, c);
+}
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+    int saved_errno = errno;
+
+    if (!is_ours(si))
+        chain(sig, si, uc);
+    else if (atomic_load_explicit(&g_active, memory_order_relaxed))
+        record(si, uc);
+    errno = saved_errno;
+}
+
+/* ---- signal selection ---- */
+
+static int signal_is_free(int sig)
+{
+    struct sigaction old;
+
+    if (sigaction(sig, NULL, &old) != 0)
+        return 0;
+    if (old.sa_flags & SA_SIGINFO)
+        return old.sa_sigaction == on_signal;
+    return old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN;
+}
+
+static int pick_signal(int wanted)
+{
+    int sig;
+
+    if (wanted)
+        return wanted;
+    if (signal_is_free(SIGPROF))
+        return SIGPROF;
+    /* The application owns SIGPROF: leave it alone and use an RT signal. */
+    for (sig = SIGRTMIN + 4; sig <= SIGRTMAX - 4; sig++)
+        if (signal_is_free(sig))
+            return sig;
+    return SIGPROF; /* every candidate taken: share SIGPROF and chain */
+}
+
+static int install_handler(int sig)
+{
+    struct sigaction sa;
+    struct sigaction old;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_signal;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(sig, &sa, &old) != 0)
+        return -1;
+    /* Re-starting must not make us chain to ourselves. */
+    if (!((old.sa_flags & SA_SIGINFO) && old.sa_sigaction == on_signal))
+        g_old_action = old;
+    g_installed = 1;
+    if (sig != SIGPROF || g_old_action.sa_handler != SIG_DFL)
+        LOG_INFO("sampling with signal %d", sig);
+    return 0;
+}
+
+/* ---- per-thread timers ---- */
+
+static clockid_t thread_cpu_clock(pid_t tid)
+{
+    /* Linux encodes a thread's CPU clock as ~tid << 3 | CPUCLOCK_SCHED |
+     * CPUCLOCK_PERTHREAD; any thread of the process may use it. */
+    return (clockid_t)((~(unsigned)tid) << 3) | 6;
+}
+
+static int arm_thread(pid_t tid, timer_t *out)
+{
+    struct sigevent sev;
+    struct itimerspec its;
+
+    memset(&sev, 0, sizeof(sev));
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = g_signo;
+    sev.sigev_value.sival_ptr = TIMER_MAGIC;
+    sev._sigev_un._tid = tid;
+    if (timer_create(thread_cpu_clock(tid), &sev, out) != 0)
+        return -1;
+    its.it_interval.tv_sec = g_period_ns / 1000000000L;
+    its.it_interval.tv_nsec = g_period_ns % 1000000000L;
+    its.it_value = its.it_interval;
+    if (timer_settime(*out, 0, &its, NULL) != 0) {
+        timer_delete(*out);
+        return -1;
+    }
+    return 0;
+}
+
+static int is_excluded(pid_t tid)
+{
+    int i;
+
+    for (i = 0; i < MAX_EXCLUDED; i++)
+        if (atomic_load(&g_excluded[i]) == tid)
+            return 1;
+    return 0;
+}
+
+void sampler_exclude_self(void)
+{
+    pid_t tid = (pid_t)syscall(SYS_gettid);
+    int i, zero;
+
+    for (i = 0; i < MAX_EXCLUDED; i++) {
+        zero = 0;
+        if (atomic_compare_exchange_strong(&g_excluded[i], &zero, tid))
+            return;
+    }
+}
+
+static thread_timer *find_thread(pid_t tid)
+{
+    size_t i;
+
+    for (i = 0; i < g_nthreads; i++)
+        if (g_threads[i].tid == tid)
+            return &g_threads[i];
+    return NULL;
+}
+
+static void add_thread(pid_t tid)
+{
+    thread_timer *t;
+    timer_t timer;
+
+    if (g_nthreads == g_cap_threads) {
+        size_t cap = g_cap_threads ? g_cap_threads * 2 : 64;
+        t = realloc(g_threads, cap * sizeof(*t));
+        if (!t)
+            return;
+        g_threads = t;
+        g_cap_threads = cap;
+    }
+    if (arm_thread(tid, &timer) != 0)
+        return; /* the thread may have just exited */
+    t = &g_threads[g_nthreads++];
+    t->tid = tid;
+    t->timer = timer;
+    t->seen = 1;
+}
+
+static void drop_unseen(void)
+{
+    size_t i = 0;
+
+    while (i < g_nthreads) {
+        if (g_threads[i].seen) {
+            i++;
+            continue;
+        }
+        timer_delete(g_threads[i].timer);
+        g_threads[i] = g_threads[--g_nthreads];
+    }
+}
+
+void sampler_scan_threads(void)
+{
+    DIR *dir;
+    struct dirent *de;
+    size_t i;
+
+    if (g_fallback || !atomic_load(&g_active))
+        return;
+    dir = opendir("/proc/self/task");
+    if (!dir)
+        return;
+    pthread_mutex_lock(&g_threads_lock);
+    for (i = 0; i < g_nthreads; i++)
+        g_threads[i].seen = 0;
+    while ((de = readdir(dir)) != NULL) {
+        pid_t tid = (pid_t)atoi(de->d_name);
+        thread_timer *t;
+        if (tid <= 0 || is_excluded(tid))
+            continue;
+        t = find_thread(tid);
+        if (t)
+            t->seen = 1;
+        else
+            add_thread(tid);
+    }
+    closedir(dir);
+    drop_unseen();
+    pthread_mutex_unlock(&g_threads_lock);
+}
+
+/* ---- fallback: one process-wide CPU timer ---- */
+
+static int start_itimer(void)
+{
+    struct itimerval it;
+
+    it.it_interval.tv_sec = g_period_ns / 1000000000L;
+    it.it_interval.tv_usec = (g_period_ns % 1000000000L) / 1000;
+    it.it_value = it.it_interval;
+    return setitimer(ITIMER_PROF, &it, NULL);
+}
+
+static int want_fallback(void)
+{
+    const char *e = getenv("PYROSCOPE_FORCE_ITIMER");
+
+    return e && *e == '1';
+}
+
+/* ---- lifecycle ---- */
+
+int sampler_start(const sampler_opts *o)
+{
+    g_ring = o->ring;
+    g_period_ns = 1000000000L / o->rate_hz;
+    g_fallback = want_fallback();
+    g_signo = g_fallback ? SIGPROF : pick_signal(o->signo);
+    if (install_handler(g_signo) != 0)
+        return error_set(PYROSCOPE_ERROR, "sigaction(%d): %s", g_signo,
+                         strerror(errno));
+    atomic_store(&g_active, 1);
+    if (!g_fallback) {
+        timer_t probe;
+        if (arm_thread((pid_t)syscall(SYS_gettid), &probe) != 0) {
+            LOG_WARN("per-thread CPU timers unavailable (%s); falling back "
+                     "to setitimer(ITIMER_PROF)", strerror(errno));
+            g_fallback = 1;
+        } else {
+            timer_delete(probe);
+        }
+    }
+    if (g_fallback) {
+        if (g_signo != SIGPROF) {
+            g_signo = SIGPROF;
+            install_handler(SIGPROF);
+        }
+        if (start_itimer() != 0)
+            return error_set(PYROSCOPE_ERROR, "setitimer: %s",
+                             strerror(errno));
+        return 0;
+    }
+    sampler_scan_threads();
+    return 0;
+}
+
+void sampler_stop(void)
+{
+    struct itimerval zero;
+    size_t i;
+
+    atomic_store(&g_active, 0);
+    if (g_fallback) {
+        memset(&zero, 0, sizeof(zero));
+        setitimer(ITIMER_PROF, &zero, NULL);
+    }
+    pthread_mutex_lock(&g_threads_lock);
+    for (i = 0; i < g_nthreads; i++)
+        timer_delete(g_threads[i].timer);
+    free(g_threads);
+    g_threads = NULL;
+    g_nthreads = g_cap_threads = 0;
+    pthread_mutex_unlock(&g_threads_lock);
+    for (i = 0; i < MAX_EXCLUDED; i++)
+        atomic_store(&g_excluded[i], 0);
+}
+
+void sampler_atfork_child(void)
+{
+    /* POSIX timers are not inherited across fork; the list is stale. */
+    pthread_mutex_init(&g_threads_lock, NULL);
+    free(g_threads);
+    g_threads = NULL;
+    g_nthreads = g_cap_threads = 0;
+    for (size_t i = 0; i < MAX_EXCLUDED; i++)
+        atomic_store(&g_excluded[i], 0);
+    atomic_store(&g_active, 0);
+}
+
+void sampler_set_provider(const pyroscope_frame_provider *p)
+{
+    static int slot;
+
+    if (!p) {
+        atomic_store(&g_provider, NULL);
+        return;
+    }
+    /* Alternate slots so a handler still reading the old copy sees it
+     * whole. */
+    slot ^= 1;
+    g_provider_slots[slot] = *p;
+    atomic_store(&g_provider, &g_provider_slots[slot]);
+}
+
+const pyroscope_frame_provider *sampler_provider(void)
+{
+    return atomic_load(&g_provider);
+}
+
+uint64_t sampler_threads(void)
+{
+    uint64_t n;
+
+    pthread_mutex_lock(&g_threads_lock);
+    n = g_nthreads;
+    pthread_mutex_unlock(&g_threads_lock);
+    return n;
+}
+
+uint64_t sampler_samples(void)
+{
+    return atomic_load(&g_samples);
+}
+
+int sampler_signal(void)
+{
+    return g_signo;
+}
+
+int sampler_fallback(void)
+{
+    return g_fallback;
+}

@@ -1,0 +1,16 @@
+/* Function symbols of loaded ELF objects, read from their files (.symtab,
+ * else .dynsym), so that static functions are named too. */
+#ifndef PYROSCOPE_SAMPLER_ELFSYMS_H
+#define PYROSCOPE_SAMPLER_ELFSYMS_H
+
+#include <stdint.h>
+
+typedef struct elfsyms elfsyms;
+
+elfsyms *elfsyms_new(void);
+void elfsyms_free(elfsyms *e);
+/* Name of the function containing pc (raw, not demangled), or NULL.
+ * Valid until elfsyms_free(). */
+const char *elfsyms_lookup(elfsyms *e, uint64_t pc);
+
+#endif

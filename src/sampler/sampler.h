@@ -1,0 +1,43 @@
+/*
+ * CPU sampler: a CPU-time timer per thread delivers a signal to that thread;
+ * the handler captures the stack into the ring.  Also the native stack
+ * capture used by the heap and lock hooks.
+ */
+#ifndef PYROSCOPE_SAMPLER_H
+#define PYROSCOPE_SAMPLER_H
+
+#include <stdint.h>
+
+#include "pyroscope.h"
+#include "ring.h"
+
+typedef struct sampler_opts {
+    int rate_hz;
+    int signo;       /* 0: SIGPROF unless the app uses it, then an RT signal */
+    ring *ring;
+} sampler_opts;
+
+int sampler_start(const sampler_opts *o);
+/* Disarm every timer; the handler stays installed (ignores late signals). */
+void sampler_stop(void);
+/* Arm timers on new threads and delete those of exited ones. */
+void sampler_scan_threads(void);
+/* Never sample the calling thread (our own collector and uploader). */
+void sampler_exclude_self(void);
+void sampler_set_provider(const pyroscope_frame_provider *p);
+const pyroscope_frame_provider *sampler_provider(void);
+uint64_t sampler_threads(void);
+uint64_t sampler_samples(void);
+int sampler_signal(void);
+/* True when per-thread timers failed and setitimer(ITIMER_PROF) is used. */
+int sampler_fallback(void);
+/* Forget the parent's timers and thread list (child after fork). */
+void sampler_atfork_child(void);
+
+/*
+ * Capture the caller's native stack into words (leaf first) skipping `skip`
+ * frames; returns the count.  Not for use in the CPU signal handler.
+ */
+int sampler_backtrace(uint64_t *words, int max, int skip);
+
+#endif

@@ -1,0 +1,23 @@
+/* Native symbolization for the collector thread: mappings and names. */
+#ifndef PYROSCOPE_SAMPLER_SYMBOLS_H
+#define PYROSCOPE_SAMPLER_SYMBOLS_H
+
+#include <stdint.h>
+
+typedef struct sym_mapping {
+    uint64_t start, limit, offset;
+    char *path;
+    char build_id[64]; /* hex, "" if none */
+} sym_mapping;
+
+typedef struct symbols symbols;
+
+symbols *symbols_new(void);
+void symbols_free(symbols *s);
+/* The executable mapping containing pc (re-reading /proc/self/maps on a
+ * miss, e.g. after dlopen), or NULL. */
+const sym_mapping *symbols_mapping(symbols *s, uint64_t pc);
+/* Function name at pc, demangled when possible, or NULL.  Cached. */
+const char *symbols_function(symbols *s, uint64_t pc);
+
+#endif

@@ -1,0 +1,10 @@
+/* Native stack capture with libunwind. */
+#ifndef PYROSCOPE_SAMPLER_UNWIND_H
+#define PYROSCOPE_SAMPLER_UNWIND_H
+
+#include <stdint.h>
+
+/* Walk from a signal's ucontext; leaf (the interrupted pc) first. */
+int unwind_from_signal(void *ucontext, uint64_t *pcs, int max);
+
+#endif

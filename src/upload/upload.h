@@ -1,0 +1,56 @@
+/*
+ * Background delivery of encoded profiles: a bounded queue (oldest dropped
+ * first) drained by one thread that POSTs with libcurl, retrying with
+ * backoff on network errors, 5xx and 429; or writes files for file:// URLs.
+ * Knows nothing about pprof: jobs are opaque bytes plus a request path.
+ */
+#ifndef PYROSCOPE_UPLOAD_H
+#define PYROSCOPE_UPLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pyroscope.h"
+
+typedef struct upload_opts {
+    const char *server; /* http(s)://host[:port][/prefix] or file://DIR */
+    const char *auth_token;
+    const char *basic_user;
+    const char *basic_password;
+    const char *tenant_id;
+    const pyroscope_tag *headers;
+    size_t nheaders;
+    int timeout_ms;
+    int queue_max;
+    const char *spool_dir;
+    void (*thread_init)(void); /* run first on the upload thread */
+} upload_opts;
+
+typedef struct upload_job {
+    char *path;          /* "/ingest?name=..." appended to the server URL */
+    char *file_name;     /* used in file:// mode */
+    const char *content_type; /* static; NULL = multipart field "profile" */
+    unsigned char *body;
+    size_t len;
+} upload_job;
+
+typedef struct upload_stats {
+    uint64_t uploaded, dropped, failures, queued_bytes;
+} upload_stats;
+
+typedef struct upload upload;
+
+/* 0 or a PYROSCOPE_E* code with pyroscope_last_error() set. */
+int upload_new(upload **out, const upload_opts *o);
+/* Take ownership of *job (also on failure); never blocks. */
+void upload_enqueue(upload *u, upload_job *job);
+/* Wait until the queue is empty; PYROSCOPE_EIO on timeout. */
+int upload_flush(upload *u, int timeout_ms);
+/* Try to deliver what is queued within timeout_ms, then stop and free. */
+void upload_free(upload *u, int timeout_ms);
+void upload_get_stats(upload *u, upload_stats *out);
+void upload_job_free(upload_job *job);
+/* Percent-encode `s` for a URL query into a malloc'd string. */
+char *upload_escape(const char *s);
+
+#endif
