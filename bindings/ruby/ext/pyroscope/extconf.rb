@@ -42,9 +42,11 @@ def build_core(src)
          "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
          "-DPYROSCOPE_BUILD_TESTS=OFF",
          "-DPYROSCOPE_BUILD_EXAMPLES=OFF",
+         "-DPYROSCOPE_BUILD_BENCH=OFF",
          "-DCMAKE_POSITION_INDEPENDENT_CODE=ON",
          *Shellwords.split(ENV.fetch("PYROSCOPE_CMAKE_FLAGS", "")))
-    run!("cmake", "--build", build, "-j", ENV.fetch("PYROSCOPE_BUILD_JOBS", "2"))
+    run!("cmake", "--build", build, "--target", "pyroscope_static",
+         "-j", ENV.fetch("PYROSCOPE_BUILD_JOBS", "2"))
   end
   lib = Dir.glob("#{build}/**/libpyroscope.a").first
   abort "pyroscope: libpyroscope.a not found under #{build}" unless lib
@@ -57,10 +59,16 @@ puts "pyroscope: core #{src}, static library #{lib}"
 
 $INCFLAGS << " -I#{src}/include"
 $CFLAGS << " -std=gnu11 -Wall -Wextra -Wno-unused-parameter"
-# The core's dependencies (see its CMakeLists.txt); static order matters.
+# The core's dependencies (cmake/dependencies.cmake); static order matters:
+# the archive first, then what it needs.
 $LOCAL_LIBS << " #{lib}"
-%w[unwind curl zstd z protobuf-c pthread].each do |l|
-  have_library(l) or abort "pyroscope: lib#{l} is missing (apt-get install the -dev package)"
+deps = `pkg-config --libs libunwind libcurl libprotobuf-c zlib libzstd 2>/dev/null`.strip
+if $?.success? && !deps.empty?
+  $libs << " #{deps} -lpthread -lm -ldl"
+else
+  %w[unwind curl protobuf-c z zstd pthread m dl].each do |l|
+    have_library(l) or abort "pyroscope: lib#{l} is missing (apt-get install the -dev package)"
+  end
 end
 # Keep the core's symbols private to this extension.
 $DLDFLAGS << " -Wl,--exclude-libs,libpyroscope.a"

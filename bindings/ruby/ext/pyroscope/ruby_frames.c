@@ -103,9 +103,9 @@ cache_memsize(const void *ptr)
 }
 
 static const rb_data_type_t cache_type = {
-    "Pyroscope::FrameCache",
-    {cache_mark, NULL, cache_memsize},
-    0, 0, RUBY_TYPED_FREE_IMMEDIATELY
+    .wrap_struct_name = "Pyroscope::FrameCache",
+    .function = {.dmark = cache_mark, .dsize = cache_memsize},
+    .flags = RUBY_TYPED_FREE_IMMEDIATELY
 };
 
 static char *

@@ -1,0 +1,79 @@
+# frozen_string_literal: true
+
+# Profiling overhead on a pure-Ruby workload, as a ratio against the same
+# workload unprofiled, in one run.  Rounds alternate unprofiled/profiled in
+# this process (the profiler is started and shut down around each profiled
+# round) and the medians are compared.
+#
+#   ruby -Ilib -Iext bench/overhead.rb [--rate 100] [--rounds 7] [--seconds 1.5]
+require "optparse"
+require "tmpdir"
+
+opts = { rate: 100, rounds: 7, seconds: 1.5, server: nil }
+OptionParser.new do |o|
+  o.on("--rate HZ", Integer) { |v| opts[:rate] = v }
+  o.on("--rounds N", Integer) { |v| opts[:rounds] = v }
+  o.on("--seconds S", Float, "approximate length of one round") { |v| opts[:seconds] = v }
+  o.on("--server URL", "default: file:// into a temp dir") { |v| opts[:server] = v }
+end.parse!
+
+require "pyroscope"
+
+# A mixed pure-Ruby workload: recursion, blocks, hashes, strings.
+module Bench
+  module_function
+
+  def fib(n) = n < 2 ? n : fib(n - 1) + fib(n - 2)
+
+  def words(n)
+    h = Hash.new(0)
+    n.times { |i| h["w#{i % 97}"] += i.to_s.size }
+    h.values.sum
+  end
+
+  def sort_objects(n)
+    Array.new(n) { |i| [i * 7919 % 1009, i.to_s] }.sort.map(&:last).join.size
+  end
+
+  def unit
+    fib(20) + words(3000) + sort_objects(2000)
+  end
+
+  def run(iterations)
+    t0 = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    iterations.times { unit }
+    Process.clock_gettime(Process::CLOCK_MONOTONIC) - t0
+  end
+end
+
+def median(a) = a.sort[a.size / 2]
+
+dir = Dir.mktmpdir("pyroscope-bench-")
+server = opts[:server] || "file://#{dir}"
+Bench.run(5) # warm up
+probe = Bench.run(20)
+iterations = [(opts[:seconds] / (probe / 20)).round, 1].max
+
+base = []
+prof = []
+samples = 0
+opts[:rounds].times do
+  base << Bench.run(iterations)
+  Pyroscope.configure do |c|
+    c.application_name = "ruby.bench"
+    c.server_address = server
+    c.sample_rate = opts[:rate]
+    c.log_level = "error"
+  end
+  before = Pyroscope.stats[:recorded].to_i
+  prof << Bench.run(iterations)
+  samples += Pyroscope.stats[:recorded].to_i - before
+  Pyroscope.shutdown
+end
+
+b = median(base)
+p = median(prof)
+puts format("ruby %s, %d Hz, %d rounds x %d iterations", RUBY_VERSION, opts[:rate], opts[:rounds], iterations)
+puts format("unprofiled median %.3f s  (min %.3f)", b, base.min)
+puts format("profiled   median %.3f s  (min %.3f), %d Ruby samples recorded", p, prof.min, samples)
+puts format("ratio profiled/unprofiled: median %.4f, min/min %.4f", p / b, prof.min / base.min)
