@@ -1,0 +1,41 @@
+/*
+ * _frames.h - Python frame capture (signal handler) and symbolization
+ * (collector thread) for the pyroscope binding.  See _frames.c for the
+ * safety argument.  No dependency on the C core: the glue in _native.c
+ * adapts these to pyroscope_frame_provider.
+ */
+#ifndef PYROSCOPE_PY_FRAMES_H
+#define PYROSCOPE_PY_FRAMES_H
+
+#include <stdint.h>
+
+/* Capture result that means "drop this sample" (thread not holding the GIL
+ * while gil_only is on).  Mapped to PYROSCOPE_FRAMES_DEFERRED by the glue. */
+#define PYF_DROP (-1)
+
+/* Call once with the GIL held (module init).  Returns 0, or -1 if the safe
+ * memory reader is unavailable (then capture always returns 0). */
+int pyf_init(void);
+
+/* 1 when process_vm_readv works in this process (safe reads enabled). */
+int pyf_safe_reads(void);
+
+/* Async-signal-safe.  Walks the calling thread's Python frames, leaf first,
+ * writing (code pointer, fingerprint<<32 | instruction byte offset) pairs.
+ * Returns frames written, 0 for "not a Python thread / no frames", or
+ * PYF_DROP when gil_only is set and the thread does not hold the GIL. */
+int pyf_capture(uint64_t *words, int max, int gil_only);
+
+/* Collector thread (no GIL needed).  Fills function/file/line for one pair.
+ * Strings stay valid until the next pyf_symbolize call.  Returns 0 or -1. */
+int pyf_symbolize(uint64_t w0, uint64_t w1, const char **function,
+                  const char **file, int64_t *line);
+
+/* With the GIL held and the profiler stopped: set the directories used to
+ * turn a file name into a dotted module name (a snapshot of sys.path). */
+void pyf_set_roots(const char *const *roots, int n);
+
+/* Drop the symbol cache (after fork, or on reconfigure). */
+void pyf_reset_cache(void);
+
+#endif

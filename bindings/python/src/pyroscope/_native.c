@@ -1,0 +1,496 @@
+/*
+ * _native.c - CPython extension over the pyroscope C core.
+ *
+ * Thin glue: argument checking of the user-facing API is done in
+ * pyroscope/__init__.py; this module converts already-checked Python values
+ * into the core's structs, maps core errors to Python exceptions, and
+ * installs the Python frame provider from _frames.c.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pyroscope.h"
+#include "_frames.h"
+
+static pyroscope *g_prof;       /* the running profiler started by us */
+static int g_gil_only = 1;      /* read in the signal handler */
+static __thread int t_pushed;   /* this thread has one binding scope pushed */
+
+static PyObject *raise_core(int rc, const char *what)
+{
+    const char *detail = pyroscope_last_error();
+    PyObject *exc = rc == PYROSCOPE_EINVAL  ? PyExc_ValueError
+                    : rc == PYROSCOPE_ELIMIT ? PyExc_ValueError
+                    : rc == PYROSCOPE_ENOMEM ? PyExc_MemoryError
+                    : rc == PYROSCOPE_ENOENT ? PyExc_KeyError
+                                             : PyExc_RuntimeError;
+    if (detail && *detail)
+        PyErr_Format(exc, "%s: %s (%s)", what, detail, pyroscope_strerror(rc));
+    else
+        PyErr_Format(exc, "%s: %s", what, pyroscope_strerror(rc));
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Frame provider                                                      */
+
+static int capture_cb(uint64_t *words, int max, int64_t weight, void *payload)
+{
+    (void)weight;
+    (void)payload;
+    int n = pyf_capture(words, max, g_gil_only);
+    return n == PYF_DROP ? PYROSCOPE_FRAMES_DEFERRED : n;
+}
+
+static int symbolize_cb(uint64_t w0, uint64_t w1, pyroscope_frame *out,
+                        void *payload)
+{
+    (void)payload;
+    return pyf_symbolize(w0, w1, &out->function, &out->file, &out->line);
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers: a sequence of (str, str) pairs -> pyroscope_tag array.     */
+/* The returned array borrows UTF-8 buffers owned by `seq_out`.        */
+
+static int pairs_to_tags(PyObject *obj, PyObject **seq_out,
+                         pyroscope_tag **tags_out, size_t *n_out)
+{
+    *seq_out = NULL;
+    *tags_out = NULL;
+    *n_out = 0;
+    if (obj == Py_None)
+        return 0;
+    PyObject *seq = PySequence_Fast(obj, "expected a sequence of pairs");
+    if (!seq)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    pyroscope_tag *tags = n ? PyMem_Calloc((size_t)n, sizeof *tags) : NULL;
+    if (n && !tags) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *it = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(it) || PyTuple_GET_SIZE(it) != 2 ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(it, 0)) ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(it, 1))) {
+            PyErr_SetString(PyExc_TypeError, "expected (str, str) pairs");
+            goto fail;
+        }
+        tags[i].key = PyUnicode_AsUTF8(PyTuple_GET_ITEM(it, 0));
+        tags[i].value = PyUnicode_AsUTF8(PyTuple_GET_ITEM(it, 1));
+        if (!tags[i].key || !tags[i].value)
+            goto fail;
+    }
+    *seq_out = seq;
+    *tags_out = tags;
+    *n_out = (size_t)n;
+    return 0;
+fail:
+    PyMem_Free(tags);
+    Py_DECREF(seq);
+    return -1;
+}
+
+static const char *opt_str(PyObject *o)
+{
+    if (o == Py_None || o == NULL)
+        return NULL;
+    const char *s = PyUnicode_AsUTF8(o);
+    return (s && *s) ? s : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* start / stop                                                        */
+
+static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"application_name", "server_address",
+                             "sample_rate", "upload_interval_ms", "tags",
+                             "auth_token", "basic_auth_user",
+                             "basic_auth_password", "tenant_id",
+                             "http_headers", "log_level", "gil_only",
+                             "native", "fork_mode", "roots", NULL};
+    PyObject *app, *server, *tags_o = Py_None, *tok = Py_None,
+             *user = Py_None, *pass = Py_None, *tenant = Py_None,
+             *hdr_o = Py_None, *roots = Py_None;
+    int rate = 100, upload_ms = 0, log_level = PYROSCOPE_LOG_WARN,
+        gil_only = 1, native = 0, fork_mode = PYROSCOPE_FORK_CONTINUE;
+    (void)self;
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kw, "UU|iiOOOOOOippiO", kwlist, &app, &server, &rate,
+            &upload_ms, &tags_o, &tok, &user, &pass, &tenant, &hdr_o,
+            &log_level, &gil_only, &native, &fork_mode, &roots))
+        return NULL;
+    if (g_prof) {
+        PyErr_SetString(PyExc_RuntimeError, "profiler already running");
+        return NULL;
+    }
+    if (pyroscope_current() != NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "another pyroscope profiler runs in this process");
+        return NULL;
+    }
+
+    PyObject *tseq = NULL, *hseq = NULL;
+    pyroscope_tag *tags = NULL, *hdrs = NULL;
+    size_t ntags = 0, nhdrs = 0;
+    if (pairs_to_tags(tags_o, &tseq, &tags, &ntags) != 0 ||
+        pairs_to_tags(hdr_o, &hseq, &hdrs, &nhdrs) != 0)
+        goto fail;
+
+    /* Module-name roots (sys.path snapshot) for the symbolizer. */
+    if (roots != Py_None) {
+        PyObject *rs = PySequence_Fast(roots, "roots must be a sequence");
+        if (!rs)
+            goto fail;
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(rs);
+        const char **r = PyMem_Calloc((size_t)n + 1, sizeof *r);
+        int k = 0;
+        for (Py_ssize_t i = 0; r && i < n; i++) {
+            PyObject *it = PySequence_Fast_GET_ITEM(rs, i);
+            if (PyUnicode_Check(it)) {
+                const char *s = PyUnicode_AsUTF8(it);
+                if (s && *s)
+                    r[k++] = s;
+                else
+                    PyErr_Clear();
+            }
+        }
+        if (r)
+            pyf_set_roots(r, k);
+        PyMem_Free(r);
+        Py_DECREF(rs);
+    } else {
+        pyf_reset_cache();
+    }
+
+    pyroscope_config cfg;
+    pyroscope_config_init(&cfg, PYROSCOPE_CONFIG_VERSION);
+    cfg.application_name = PyUnicode_AsUTF8(app);
+    cfg.server_address = PyUnicode_AsUTF8(server);
+    if (!cfg.application_name || !cfg.server_address)
+        goto fail;
+    cfg.sample_rate = rate;
+    cfg.upload_interval_ms = upload_ms;
+    cfg.tags = tags;
+    cfg.tags_count = ntags;
+    cfg.auth_token = opt_str(tok);
+    cfg.basic_auth_user = opt_str(user);
+    cfg.basic_auth_password = opt_str(pass);
+    cfg.tenant_id = opt_str(tenant);
+    cfg.http_headers = hdrs;
+    cfg.http_headers_count = nhdrs;
+    cfg.profile_types = PYROSCOPE_PROFILE_CPU;
+    cfg.log_level = log_level;
+    cfg.spy_name = "pyroscope-python";
+    cfg.fork_mode = fork_mode;
+    if (PyErr_Occurred())
+        goto fail;
+
+    pyroscope *p = NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = pyroscope_start(&p, &cfg);
+    Py_END_ALLOW_THREADS
+    if (rc != 0) {
+        raise_core(rc, "pyroscope_start");
+        goto fail;
+    }
+    g_gil_only = gil_only;
+    if (pyf_safe_reads()) {
+        pyroscope_frame_provider prov;
+        memset(&prov, 0, sizeof prov);
+        prov.version = 1;
+        prov.capture = capture_cb;
+        prov.symbolize = symbolize_cb;
+        prov.native_frames = native;
+        rc = pyroscope_set_frame_provider(p, &prov);
+        if (rc != 0) {
+            Py_BEGIN_ALLOW_THREADS
+            pyroscope_stop(p);
+            Py_END_ALLOW_THREADS
+            raise_core(rc, "pyroscope_set_frame_provider");
+            goto fail;
+        }
+    }
+    g_prof = p;
+    PyMem_Free(tags);
+    PyMem_Free(hdrs);
+    Py_XDECREF(tseq);
+    Py_XDECREF(hseq);
+    Py_RETURN_NONE;
+fail:
+    PyMem_Free(tags);
+    PyMem_Free(hdrs);
+    Py_XDECREF(tseq);
+    Py_XDECREF(hseq);
+    return NULL;
+}
+
+static PyObject *py_stop(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    pyroscope *p = g_prof;
+    if (!p)
+        Py_RETURN_FALSE;
+    g_prof = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    pyroscope_stop(p);
+    Py_END_ALLOW_THREADS
+    /* The collector thread is joined: the symbol cache is ours now. */
+    pyf_reset_cache();
+    Py_RETURN_TRUE;
+}
+
+static PyObject *py_flush(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    int ms = (int)PyLong_AsLong(arg);
+    if (ms == -1 && PyErr_Occurred())
+        return NULL;
+    if (!g_prof)
+        Py_RETURN_FALSE;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = pyroscope_flush(g_prof, ms);
+    Py_END_ALLOW_THREADS
+    return PyBool_FromLong(rc == 0);
+}
+
+static PyObject *py_running(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    return PyBool_FromLong(g_prof != NULL);
+}
+
+/* After fork in the child: the core either keeps profiling (same handle)
+ * or stopped (pyroscope_current() is NULL).  Sync our view with it. */
+static PyObject *py_after_fork_child(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    if (g_prof && pyroscope_current() != g_prof)
+        g_prof = NULL;
+    return PyBool_FromLong(g_prof != NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Tags                                                                */
+
+static PyObject *py_tag_set(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *k, *v;
+    if (!PyArg_ParseTuple(args, "ss", &k, &v))
+        return NULL;
+    if (!g_prof) {
+        PyErr_SetString(PyExc_RuntimeError, "profiler not running");
+        return NULL;
+    }
+    int rc = pyroscope_tag_set(g_prof, k, v);
+    if (rc)
+        return raise_core(rc, "tag");
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_tag_unset(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *k;
+    if (!PyArg_ParseTuple(args, "s", &k))
+        return NULL;
+    if (!g_prof)
+        Py_RETURN_FALSE;
+    return PyBool_FromLong(pyroscope_tag_unset(g_prof, k) == 0);
+}
+
+static PyObject *py_tag_check(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *k, *v;
+    if (!PyArg_ParseTuple(args, "ss", &k, &v))
+        return NULL;
+    int rc = pyroscope_tag_check(k, v);
+    if (rc)
+        return raise_core(rc, "invalid tag");
+    Py_RETURN_NONE;
+}
+
+/* Replace this thread's binding scope with `pairs` (None/empty = none).
+ * Validates first, so on error the previous scope is left in place. */
+static PyObject *py_set_thread_tags(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    PyObject *seq = NULL;
+    pyroscope_tag *tags = NULL;
+    size_t n = 0;
+    if (pairs_to_tags(arg, &seq, &tags, &n) != 0)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        int rc = pyroscope_tag_check(tags[i].key, tags[i].value);
+        if (rc) {
+            PyMem_Free(tags);
+            Py_XDECREF(seq);
+            return raise_core(rc, "invalid tag");
+        }
+    }
+    if (t_pushed) {
+        pyroscope_scope_pop();
+        t_pushed = 0;
+    }
+    int rc = 0;
+    if (n) {
+        rc = pyroscope_scope_push(tags, n);
+        if (rc == 0)
+            t_pushed = 1;
+    }
+    PyMem_Free(tags);
+    Py_XDECREF(seq);
+    if (rc)
+        return raise_core(rc, "tag scope");
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_scope_current(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    return PyLong_FromUnsignedLongLong(pyroscope_scope_current());
+}
+
+/* ------------------------------------------------------------------ */
+/* Introspection                                                       */
+
+static PyObject *py_stats(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    if (!g_prof)
+        Py_RETURN_NONE;
+    pyroscope_stats s;
+    memset(&s, 0, sizeof s);
+    if (pyroscope_get_stats(g_prof, &s) != 0)
+        Py_RETURN_NONE;
+    return Py_BuildValue(
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:K}", "samples",
+        (unsigned long long)s.samples, "samples_dropped",
+        (unsigned long long)s.samples_dropped, "profiles_uploaded",
+        (unsigned long long)s.profiles_uploaded, "profiles_dropped",
+        (unsigned long long)s.profiles_dropped, "upload_failures",
+        (unsigned long long)s.upload_failures, "threads_profiled",
+        (unsigned long long)s.threads_profiled, "queued_bytes",
+        (unsigned long long)s.queued_bytes);
+}
+
+/* Capture + symbolize the calling thread's stack right now, outside any
+ * signal handler: lets tests check the frame walker on every CPython. */
+static PyObject *py_debug_stack(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    uint64_t words[2 * 256];
+    int n = pyf_capture(words, 256, 0);
+    PyObject *out = PyList_New(0);
+    if (!out || n <= 0)
+        return out;
+    /* The symbol cache belongs to the collector thread while profiling. */
+    if (g_prof) {
+        Py_DECREF(out);
+        PyErr_SetString(PyExc_RuntimeError, "stop the profiler first");
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *fn = NULL, *file = NULL;
+        int64_t line = 0;
+        if (pyf_symbolize(words[2 * i], words[2 * i + 1], &fn, &file,
+                          &line) != 0)
+            continue;
+        PyObject *t = Py_BuildValue("(szL)", fn, file, (long long)line);
+        if (!t || PyList_Append(out, t) != 0) {
+            Py_XDECREF(t);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(t);
+    }
+    return out;
+}
+
+static PyObject *py_set_roots(PyObject *self, PyObject *roots)
+{
+    (void)self;
+    if (g_prof) {
+        PyErr_SetString(PyExc_RuntimeError, "stop the profiler first");
+        return NULL;
+    }
+    PyObject *rs = PySequence_Fast(roots, "roots must be a sequence");
+    if (!rs)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(rs);
+    const char **r = PyMem_Calloc((size_t)n + 1, sizeof *r);
+    int k = 0;
+    for (Py_ssize_t i = 0; r && i < n; i++) {
+        PyObject *it = PySequence_Fast_GET_ITEM(rs, i);
+        const char *s = PyUnicode_Check(it) ? PyUnicode_AsUTF8(it) : NULL;
+        if (s && *s)
+            r[k++] = s;
+    }
+    PyErr_Clear();
+    if (r)
+        pyf_set_roots(r, k);
+    PyMem_Free(r);
+    Py_DECREF(rs);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"start", (PyCFunction)(void (*)(void))py_start,
+     METH_VARARGS | METH_KEYWORDS, "start the profiler (internal)"},
+    {"stop", py_stop, METH_NOARGS, "stop and flush; False if not running"},
+    {"flush", py_flush, METH_O, "flush(timeout_ms) -> delivered"},
+    {"running", py_running, METH_NOARGS, NULL},
+    {"after_fork_child", py_after_fork_child, METH_NOARGS, NULL},
+    {"tag_set", py_tag_set, METH_VARARGS, NULL},
+    {"tag_unset", py_tag_unset, METH_VARARGS, NULL},
+    {"tag_check", py_tag_check, METH_VARARGS, NULL},
+    {"set_thread_tags", py_set_thread_tags, METH_O, NULL},
+    {"scope_current", py_scope_current, METH_NOARGS, NULL},
+    {"stats", py_stats, METH_NOARGS, NULL},
+    {"debug_stack", py_debug_stack, METH_NOARGS, NULL},
+    {"set_roots", py_set_roots, METH_O, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_native",
+                                    "pyroscope C core binding", -1, methods,
+                                    NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__native(void)
+{
+    if (pyroscope_version_number() / 100 != PYROSCOPE_VERSION_NUMBER / 100) {
+        PyErr_Format(PyExc_ImportError,
+                     "pyroscope core %s does not match header %s",
+                     pyroscope_version(), PYROSCOPE_VERSION_STRING);
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&moddef);
+    if (!m)
+        return NULL;
+    int safe = pyf_init() == 0;
+    PyModule_AddIntConstant(m, "SAFE_READS", safe);
+    PyModule_AddIntConstant(m, "FORK_CONTINUE", PYROSCOPE_FORK_CONTINUE);
+    PyModule_AddIntConstant(m, "FORK_STOP", PYROSCOPE_FORK_STOP);
+    PyModule_AddIntConstant(m, "LOG_ERROR", PYROSCOPE_LOG_ERROR);
+    PyModule_AddIntConstant(m, "LOG_WARN", PYROSCOPE_LOG_WARN);
+    PyModule_AddIntConstant(m, "LOG_INFO", PYROSCOPE_LOG_INFO);
+    PyModule_AddIntConstant(m, "LOG_DEBUG", PYROSCOPE_LOG_DEBUG);
+    PyModule_AddStringConstant(m, "CORE_VERSION", pyroscope_version());
+    return m;
+}
