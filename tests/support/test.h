@@ -1,0 +1,49 @@
+/* Minimal assertion helpers: print both sides and exit non-zero. */
+#ifndef PYROSCOPE_TEST_H
+#define PYROSCOPE_TEST_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FAILF(...)                                                            \
+    do {                                                                      \
+        fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                       \
+        fprintf(stderr, __VA_ARGS__);                                         \
+        fprintf(stderr, "\n");                                                \
+        exit(1);                                                              \
+    } while (0)
+
+#define ASSERT(c)                                                             \
+    do {                                                                      \
+        if (!(c))                                                             \
+            FAILF("assertion failed: %s", #c);                                \
+    } while (0)
+
+#define ASSERT_EQ(a, b)                                                       \
+    do {                                                                      \
+        long long a_ = (long long)(a), b_ = (long long)(b);                   \
+        if (a_ != b_)                                                         \
+            FAILF("%s == %s failed: %lld != %lld", #a, #b, a_, b_);           \
+    } while (0)
+
+#define ASSERT_STR_EQ(a, b)                                                   \
+    do {                                                                      \
+        const char *a_ = (a), *b_ = (b);                                      \
+        if (!a_ || !b_ || strcmp(a_, b_))                                     \
+            FAILF("%s == %s failed: '%s' != '%s'", #a, #b, a_ ? a_ : "(null)", \
+                  b_ ? b_ : "(null)");                                        \
+    } while (0)
+
+#define ASSERT_NEAR(a, b, tol)                                                \
+    do {                                                                      \
+        double a_ = (a), b_ = (b);                                            \
+        if (a_ - b_ > (tol) || b_ - a_ > (tol))                               \
+            FAILF("%s ~ %s failed: %.4f vs %.4f (tolerance %.4f)", #a, #b,    \
+                  a_, b_, (double)(tol));                                     \
+    } while (0)
+
+#define TEST_OK(name) printf("ok - %s\n", name)
+
+#endif

@@ -1,0 +1,89 @@
+/*
+ * CPU sampling accuracy: two threads each spend 75% of their CPU time in
+ * work_alpha and 25% in work_beta.  The profile must show that split within
+ * 2 points and as many samples as CPU time x rate within 5%.
+ *
+ *   test_cpu RATE_HZ
+ */
+#include <pthread.h>
+#include <unistd.h>
+
+#include "pyroscope.h"
+#include "support/decode.h"
+#include "support/test.h"
+#include "support/workload.h"
+
+#define CYCLES 10
+
+static double g_cpu[2];
+
+static void *worker(void *arg)
+{
+    double *cpu = arg, t0;
+
+    /* Let the collector arm this thread's timer before any work. */
+    usleep(150 * 1000);
+    t0 = wl_thread_cpu();
+    for (int i = 0; i < CYCLES; i++) {
+        work_alpha(0.15);
+        work_beta(0.05);
+    }
+    *cpu = wl_thread_cpu() - t0;
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    int rate = argc > 1 ? atoi(argv[1]) : 100;
+    char *dir = wl_tempdir("cpu"), url[512], **files;
+    pyroscope_config cfg = PYROSCOPE_CONFIG_INIT;
+    pyroscope *p;
+    pthread_t t[2];
+    int64_t alpha = 0, beta = 0, total = 0, cpu_ns = 0;
+    double expected;
+    int files_seen = 0;
+
+    snprintf(url, sizeof(url), "file://%s", dir);
+    cfg.application_name = "test_cpu";
+    cfg.server_address = url;
+    cfg.sample_rate = rate;
+    cfg.upload_interval_ms = 60000;
+    ASSERT_EQ(pyroscope_start(&p, &cfg), 0);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, worker, &g_cpu[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    ASSERT_EQ(pyroscope_flush(p, 5000), 0);
+    pyroscope_stop(p);
+
+    files = wl_list(dir, ".cpu.");
+    for (char **f = files; *f; f++) {
+        pb_profile *prof = decode_profile_file(*f);
+        int si, ci;
+        ASSERT(prof != NULL);
+        si = pb_type_index(prof, "samples");
+        ci = pb_type_index(prof, "cpu");
+        ASSERT(si == 0 && ci == 1);
+        ASSERT_EQ(prof->period, 1000000000 / rate);
+        ASSERT_STR_EQ(pb_string(prof, prof->period_type->type), "cpu");
+        alpha += pb_sum_with(prof, si, "work_alpha");
+        beta += pb_sum_with(prof, si, "work_beta");
+        total += pb_sum(prof, si);
+        cpu_ns += pb_sum(prof, ci);
+        decode_free(prof);
+        files_seen++;
+    }
+    wl_free_list(files);
+    ASSERT(files_seen >= 1);
+    expected = (g_cpu[0] + g_cpu[1]) * rate;
+    printf("rate %d Hz: alpha %lld beta %lld total %lld samples; "
+           "expected %.0f for %.3f s CPU\n", rate, (long long)alpha,
+           (long long)beta, (long long)total, expected, g_cpu[0] + g_cpu[1]);
+    ASSERT(alpha + beta > 0);
+    ASSERT_NEAR((double)alpha / (double)(alpha + beta), 0.75, 0.02);
+    ASSERT_NEAR((double)(alpha + beta) / expected, 1.0, 0.05);
+    ASSERT_EQ(cpu_ns, total * (1000000000 / rate));
+    TEST_OK("cpu split and sample count");
+    free(dir);
+    return 0;
+}
