@@ -1,4 +1,5 @@
 #include "log.h"
+#include "tls.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -7,7 +8,7 @@
 static int g_level = PYROSCOPE_LOG_WARN;
 static pyroscope_log_fn g_fn;
 static void *g_payload;
-static __thread char t_error[512];
+static char g_error_oom[] = "out of memory (no room for the detail)";
 
 static const char *const level_names[] = {"", "error", "warn", "info",
                                           "debug"};
@@ -43,22 +44,28 @@ void log_msg(int level, const char *fmt, ...)
 
 int error_set(int code, const char *fmt, ...)
 {
+    tls_ext *e = tls_ext_get();
     va_list ap;
 
+    if (!e)
+        return code;
     va_start(ap, fmt);
-    vsnprintf(t_error, sizeof(t_error), fmt, ap);
+    vsnprintf(e->error, sizeof(e->error), fmt, ap);
     va_end(ap);
     return code;
 }
 
 void error_clear(void)
 {
-    t_error[0] = '\0';
+    if (pyroscope__tls.ext)
+        pyroscope__tls.ext->error[0] = '\0';
 }
 
 const char *pyroscope_last_error(void)
 {
-    return t_error;
+    tls_ext *e = tls_ext_get();
+
+    return e ? e->error : g_error_oom;
 }
 
 const char *pyroscope_strerror(int err)

@@ -44,6 +44,7 @@ struct pprof_builder {
     VEC(char *) strings;
     map string_index; /* hash(string) -> index + 1 (chained by probing) */
     VEC(pp_sample) samples;
+    map sample_index; /* hash(locations, labels) -> position + 1 */
     VEC(pp_loc) locs;
     map loc_index;
     VEC(pp_func) funcs;
@@ -155,6 +156,7 @@ void pprof_free(pprof_builder *b)
     free(b->funcs.v);
     free(b->mappings.v);
     map_free(&b->string_index);
+    map_free(&b->sample_index);
     map_free(&b->loc_index);
     map_free(&b->func_index);
     map_free(&b->mapping_index);
@@ -224,10 +226,42 @@ uint64_t pprof_location(pprof_builder *b, uint64_t key, uint64_t mapping_id,
     return b->locs.n;
 }
 
+static int same_sample(const pp_sample *a, const pp_sample *b)
+{
+    return a->nlocs == b->nlocs && a->nlabels == b->nlabels &&
+           memcmp(a->locs, b->locs, a->nlocs * sizeof(*a->locs)) == 0 &&
+           memcmp(a->labels, b->labels, 2 * a->nlabels * sizeof(int64_t)) == 0;
+}
+
+/* Different raw stacks may symbolize to the same locations: merge them. */
+static int merge_into_existing(pprof_builder *b, const pp_sample *s,
+                               uint64_t *key_out)
+{
+    uint64_t h = hash_bytes(s->locs, s->nlocs * sizeof(*s->locs), s->nlabels);
+    uint64_t *pos;
+    size_t i;
+
+    h = hash_bytes(s->labels, 2 * s->nlabels * sizeof(int64_t), h);
+    for (;; h = hash_u64(h)) {
+        h |= 1;
+        pos = map_get(&b->sample_index, h);
+        if (!pos)
+            break;
+        if (same_sample(&b->samples.v[*pos - 1], s)) {
+            for (i = 0; i < b->ntypes; i++)
+                b->samples.v[*pos - 1].values[i] += s->values[i];
+            return 1;
+        }
+    }
+    *key_out = h;
+    return 0;
+}
+
 int pprof_add_sample(pprof_builder *b, const uint64_t *locs, size_t nlocs,
                      const int64_t *values, const pyroscope_tag *labels,
                      size_t nlabels)
 {
+    uint64_t key = 0;
     pp_sample s;
     size_t i;
 
@@ -245,8 +279,16 @@ int pprof_add_sample(pprof_builder *b, const uint64_t *locs, size_t nlocs,
         s.labels[2 * i + 1] = intern(b, labels[i].value);
     }
     s.nlabels = nlabels;
-    if (VEC_PUSH(b, b->samples, s) == 0)
+    if (merge_into_existing(b, &s, &key)) {
+        free(s.locs);
+        free(s.values);
+        free(s.labels);
         return 0;
+    }
+    if (VEC_PUSH(b, b->samples, s) == 0) {
+        map_put(&b->sample_index, key, b->samples.n);
+        return 0;
+    }
 oom:
     free(s.locs);
     free(s.values);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/log.h"
+#include "../common/tls.h"
 #include "../common/util.h"
 
 /*
@@ -30,19 +31,11 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_uint_fast64_t g_window = 1;
 static atomic_uint_fast64_t g_gc_epoch = 1;
 
-#define TLS_IE __attribute__((tls_model("initial-exec")))
-static __thread uint64_t t_current TLS_IE;
-
-/* Per-thread stack of saved ids and a cache hash -> id. */
-#define CACHE_SIZE 64
-typedef struct cache_entry {
-    uint64_t hash;
-    uint64_t id;
-    uint64_t epoch;
-} cache_entry;
-static __thread uint64_t t_stack[TAGS_MAX_DEPTH];
-static __thread int t_depth;
-static __thread cache_entry t_cache[CACHE_SIZE];
+/* Per thread (common/tls.h): the current id, read by the signal handler;
+ * a stack of saved ids; and a cache tag-list hash -> id. */
+#define t_current (pyroscope__tls.tagset)
+#define CACHE_SIZE TLS_CACHE_SIZE
+typedef tls_cache_entry cache_entry;
 
 static tagset *slot_of(uint64_t id)
 {
@@ -288,13 +281,16 @@ static void release(uint64_t id)
 static uint64_t acquire_kv(const pyroscope_tag *kv, size_t n, int *err)
 {
     uint64_t h, epoch = atomic_load(&g_gc_epoch);
+    tls_ext *e = tls_ext_get();
     cache_entry *c;
     uint64_t id;
 
     if (n == 0)
         return 0;
     h = hash_kv(kv, n);
-    c = &t_cache[h % CACHE_SIZE];
+    if (!e)
+        return table_acquire(kv, n, h, err);
+    c = &e->cache[h % CACHE_SIZE];
     /* A 64-bit hash match is taken as identity; the epoch check makes sure
      * the set was not freed since the entry was cached. */
     if (c->hash == h && c->epoch == epoch && fast_acquire(c->id) == 0)
@@ -328,15 +324,19 @@ static size_t current_kv(pyroscope_tag *out)
 
 static int check_scope_args(const pyroscope_tag *tags, size_t count)
 {
+    tls_ext *e = tls_ext_get();
     size_t i;
     int rc;
+
+    if (!e)
+        return error_set(PYROSCOPE_ENOMEM, "no memory for tag scope state");
 
     if (count && !tags)
         return error_set(PYROSCOPE_EINVAL, "tags is NULL");
     if (count > TAGS_MAX_PER_SCOPE)
         return error_set(PYROSCOPE_ELIMIT, "%zu tags in one scope (max %d)",
                          count, TAGS_MAX_PER_SCOPE);
-    if (t_depth >= TAGS_MAX_DEPTH)
+    if (e->depth >= TAGS_MAX_DEPTH)
         return error_set(PYROSCOPE_ELIMIT, "tag scopes nested deeper than %d",
                          TAGS_MAX_DEPTH);
     for (i = 0; i < count; i++) {
@@ -371,19 +371,20 @@ int pyroscope_scope_push(const pyroscope_tag *tags, size_t count)
     id = acquire_kv(merged, (size_t)n, &err);
     if (err)
         return err;
-    t_stack[t_depth++] = t_current;
+    pyroscope__tls.ext->stack[pyroscope__tls.ext->depth++] = t_current;
     t_current = id;
     return 0;
 }
 
 void pyroscope_scope_pop(void)
 {
+    tls_ext *e = pyroscope__tls.ext;
     uint64_t id;
 
-    if (t_depth == 0)
+    if (!e || e->depth == 0)
         return;
     id = t_current;
-    t_current = t_stack[--t_depth];
+    t_current = e->stack[--e->depth];
     release(id);
 }
 
