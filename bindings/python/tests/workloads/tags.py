@@ -1,0 +1,103 @@
+"""Tagged work on several threads and asyncio tasks; each unit of work runs
+in a function whose name says which tags it must carry."""
+import asyncio
+import sys
+import threading
+import time
+
+import pyroscope
+
+MODE = sys.argv[2]
+
+
+def spin(budget):
+    end = time.thread_time() + budget
+    x = 0
+    while time.thread_time() < end:
+        for i in range(100):
+            x += i
+    return x
+
+
+def work_x(budget):
+    return spin(budget)
+
+
+def work_y(budget):
+    return spin(budget)
+
+
+def work_untagged(budget):
+    return spin(budget)
+
+
+def work_nested(budget):
+    return spin(budget)
+
+
+def work_thread_tag(budget):
+    return spin(budget)
+
+
+def thread_main(tag, fn):
+    with pyroscope.tag_wrapper({"worker": tag}):
+        for _ in range(30):
+            fn(0.02)
+            time.sleep(0.001)  # let the other thread take the GIL
+            if tag == "x":
+                with pyroscope.tag_wrapper({"inner": "1"}):
+                    work_nested(0.01)
+
+
+def threads():
+    ts = [threading.Thread(target=thread_main, args=("x", work_x)),
+          threading.Thread(target=thread_main, args=("y", work_y))]
+    for t in ts:
+        t.start()
+    for _ in range(20):
+        work_untagged(0.01)
+        time.sleep(0.001)
+    for t in ts:
+        t.join()
+    # add_thread_tag / remove_thread_tag on the calling thread
+    pyroscope.add_thread_tag(threading.get_ident(), "th", "main")
+    work_thread_tag(0.3)
+    pyroscope.remove_thread_tag(threading.get_ident(), "th", "main")
+    work_untagged(0.1)
+
+
+async def task(tag, fn):
+    with pyroscope.tag_wrapper({"worker": tag}):
+        for _ in range(40):
+            fn(0.01)
+            await asyncio.sleep(0)  # interleave with the other task
+            if tag == "x":
+                async with pyroscope.tag_wrapper({"inner": "1"}):
+                    work_nested(0.005)
+                    await asyncio.sleep(0)
+                    work_nested(0.005)
+
+
+async def loop_untagged():
+    for _ in range(40):
+        work_untagged(0.005)
+        await asyncio.sleep(0)
+
+
+async def amain():
+    await asyncio.gather(task("x", work_x), task("y", work_y),
+                         loop_untagged())
+
+
+def main():
+    pyroscope.configure(application_name="py.tags",
+                        server_address=sys.argv[1], upload_interval=1.0,
+                        tags={"env": "test"})
+    if MODE == "threads":
+        threads()
+    else:
+        asyncio.run(amain())
+    pyroscope.shutdown()
+
+
+main()
