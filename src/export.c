@@ -57,6 +57,12 @@ typedef struct labels {
     char strings[TAGS_MAX_PER_SET * (TAGS_MAX_KEY_LEN + TAGS_MAX_VALUE_LEN + 2)];
 } labels;
 
+static int label_cmp(const void *a, const void *b)
+{
+    return strcmp(((const pyroscope_tag *)a)->key,
+                  ((const pyroscope_tag *)b)->key);
+}
+
 static void labels_of(const pyroscope *p, uint64_t tagset, int with_static,
                       labels *out)
 {
@@ -73,6 +79,8 @@ static void labels_of(const pyroscope *p, uint64_t tagset, int with_static,
         if (j == n)
             out->kv[out->n++] = p->static_tags[i];
     }
+    /* Sorted, so a series is always named the same way. */
+    qsort(out->kv, out->n, sizeof(out->kv[0]), label_cmp);
 }
 
 /* ---- symbolization of one stack into location ids ---- */
@@ -146,6 +154,11 @@ static size_t stack_locations(pyroscope *p, pprof_builder *b,
     return n;
 }
 
+static int is_file_mode(const pyroscope *p)
+{
+    return strncmp(p->cfg.c.server_address, "file://", 7) == 0;
+}
+
 /* Build one profile of kind `k` from samples of `tagset` (or all, with
  * labels); returns the sample count, or -1 on error. */
 static long build(pyroscope *p, const window *w, const kind *k,
@@ -172,7 +185,7 @@ static long build(pyroscope *p, const window *w, const kind *k,
         n = stack_locations(p, b, s, locs);
         lb->n = 0;
         if (tagset == ALL_TAGSETS)
-            labels_of(p, s->tagset, 0, lb);
+            labels_of(p, s->tagset, is_file_mode(p), lb);
         pprof_add_sample(b, locs, n, s->values, lb->kv, lb->n);
         count++;
     }
@@ -258,11 +271,6 @@ static void file_job(pyroscope *p, const window *w, const kind *k,
 
 static void push_job(pyroscope *p, const kind *k, unsigned char *body,
                      size_t len);
-
-static int is_file_mode(const pyroscope *p)
-{
-    return strncmp(p->cfg.c.server_address, "file://", 7) == 0;
-}
 
 static void export_kind(pyroscope *p, const window *w, const kind *k,
                         uint64_t end_ns)
