@@ -31,6 +31,16 @@ function loadNative() {
 
 const native = loadNative();
 
+// V8 11 (Node 20) loses the inlined frames of code compiled by on-stack
+// replacement: a sample in an OSR'd loop (e.g. node's processImmediate or
+// listOnTimeout with a callback inlined into it) is attributed to the loop's
+// function only.  Disabling OSR as early as possible avoids that; loops then
+// run in baseline code until their function is optimized on a later call.
+// PYROSCOPE_KEEP_OSR=1 keeps V8's default.
+if (!process.env.PYROSCOPE_KEEP_OSR) {
+  require('v8').setFlagsFromString('--no-use-osr');
+}
+
 // ------------------------------------------------------------ errors
 
 function typeError(code, msg) {

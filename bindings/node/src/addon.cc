@@ -727,5 +727,12 @@ NAPI_MODULE_INIT() {
         napi_set_named_property(env, exports, f.name, fn);
     }
     napi_add_env_cleanup_hook(env, cleanup_hook, nullptr);
+    // Keep inlining positions in optimized code so that samples inside
+    // inlined functions are attributed to them (V8 only records them when
+    // asked, and code optimized earlier would lack them).  Done at load,
+    // before start(), so that code optimized meanwhile has them too.
+    v8::Isolate *isolate = v8::Isolate::GetCurrent();
+    if (isolate != nullptr)
+        v8::CpuProfiler::UseDetailedSourcePositionsForProfiling(isolate);
     return exports;
 }

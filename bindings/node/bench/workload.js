@@ -1,0 +1,65 @@
+'use strict';
+// One benchmark run in a fresh process: MODE=none|ours|official,
+// WORKLOAD=cpu|async.  Prints {"ms": elapsed} of the timed part.
+const mode = process.env.MODE || 'none';
+const workload = process.env.WORKLOAD || 'cpu';
+const server = process.env.PYRO_SERVER;
+
+function fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }
+function jsonRound(i) {
+  const o = { id: i, name: `item-${i}`, tags: ['a', 'b', 'c'], nested: { x: i * 1.5, y: [1, 2, 3, i] } };
+  return JSON.parse(JSON.stringify(o)).nested.y.length;
+}
+function sortNumbers(i) {
+  const a = [];
+  for (let k = 0; k < 200; k++) a.push((k * 7919 + i) % 1009);
+  a.sort((x, y) => x - y);
+  return a[100];
+}
+function regexWork(i) {
+  return /(\d+)-(\w+)/.exec(`order ${i}-abc${i % 10} shipped`)[2].length;
+}
+function unit(i) {
+  return fib(15) + jsonRound(i) + sortNumbers(i) + regexWork(i);
+}
+
+async function main() {
+  let profiler = null;
+  if (mode === 'ours') {
+    profiler = require('..');
+    profiler.init({ appName: 'bench.ours', serverAddress: server, flushIntervalMs: 10000, logLevel: 'error' });
+    profiler.start();
+  } else if (mode === 'official') {
+    const resolved = require.resolve('@pyroscope/nodejs', { paths: [__dirname] });
+    const mod = require(resolved);
+    profiler = mod.default || mod;
+    profiler.init({ appName: 'bench.official', serverAddress: server, flushIntervalMs: 10000 });
+    // CPU (wall) profiling only: the comparable part; start() adds heap.
+    profiler.startCpuProfiling();
+  }
+  const label = (i, fn) => (profiler && profiler.wrapWithLabels
+    ? profiler.wrapWithLabels({ request: i % 2 ? 'odd' : 'even' }, fn)
+    : fn());
+  // warm-up
+  let sink = 0;
+  for (let i = 0; i < 2000; i++) sink += unit(i);
+  const iterations = Number(process.env.ITER || 60000);
+  const t0 = process.hrtime.bigint();
+  if (workload === 'cpu') {
+    for (let i = 0; i < iterations; i++) sink += unit(i);
+  } else {
+    // async: 64 concurrent labelled "requests", each awaiting between units
+    const per = Math.floor(iterations / 64);
+    const reqs = [];
+    for (let r = 0; r < 64; r++) {
+      reqs.push(label(r, async () => {
+        for (let i = 0; i < per; i++) { sink += unit(i); await null; }
+      }));
+    }
+    await Promise.all(reqs);
+  }
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (profiler) await (mode === 'official' ? profiler.stopCpuProfiling() : profiler.stop());
+  process.stdout.write(JSON.stringify({ ms, sink }) + '\n');
+}
+main();

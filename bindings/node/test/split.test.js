@@ -1,0 +1,68 @@
+'use strict';
+// A JS workload split 75% / 25% between two functions must come back from the
+// decoded pprof within 3 percentage points, with JS names, files and lines.
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { startIngestServer, runFixture, readProfilesDir, onStack } = require('./helpers');
+
+function split(profiles) {
+  let heavy = 0;
+  let light = 0;
+  let total = 0;
+  for (const p of profiles) {
+    for (const s of p.samples) {
+      const v = s.values[0];
+      total += v;
+      if (onStack(s, 'heavyWork')) heavy += v;
+      else if (onStack(s, 'lightWork')) light += v;
+    }
+  }
+  return { heavy, light, total, share: heavy / (heavy + light) };
+}
+
+test('75/25 split over HTTP /ingest (1000 Hz, ~5000 samples)', async () => {
+  const srv = await startIngestServer();
+  try {
+    const { stdout } = await runFixture('split.js', { PYRO_SERVER: srv.url, PYRO_RATE: '1000', PYRO_SECONDS: '5' });
+    assert.ok(srv.uploads.length > 0, 'no upload received');
+    for (const u of srv.uploads) {
+      assert.ifError(u.error);
+      assert.strictEqual(u.app, 'node.split.cpu');
+      assert.strictEqual(u.tags.suite, 'split');
+      assert.strictEqual(u.query.spyName, 'pyroscope-nodejs');
+      assert.strictEqual(u.query.format, 'pprof');
+    }
+    const r = split(srv.uploads.map((u) => u.profile));
+    console.log(`# split: heavy=${r.heavy} light=${r.light} total=${r.total} share=${(100 * r.share).toFixed(2)}% ${stdout.trim()}`);
+    assert.ok(r.heavy + r.light >= 2500, `too few samples: ${r.heavy + r.light}`);
+    assert.ok(Math.abs(r.share - 0.75) <= 0.03, `heavy share ${(100 * r.share).toFixed(2)}% not within 3 points of 75%`);
+    // Frames carry the JS file and line of the function.
+    const sample = srv.uploads.flatMap((u) => u.profile.samples).find((s) => onStack(s, 'heavyWork'));
+    const fr = sample.stack.find((f) => f.name === 'heavyWork');
+    assert.match(fr.file, /fixtures[/\\]split\.js$/);
+    assert.strictEqual(fr.line, 14);
+    assert.strictEqual(sample.stack[0].name, 'spin', 'leaf frame first');
+  } finally {
+    await srv.close();
+  }
+});
+
+// At the default 100 Hz, 5 s give ~500 samples: binomial noise alone is
+// +-2 points (1 sd), so this run checks the split loosely.
+test('file:// server address, default rate: decodable profiles, rough split', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pyro-node-'));
+  try {
+    await runFixture('split.js', { PYRO_SERVER: `file://${dir}`, PYRO_SECONDS: '5' });
+    const profiles = readProfilesDir(dir);
+    assert.ok(profiles.length > 0, `no profile files in ${dir}: ${fs.readdirSync(dir)}`);
+    const r = split(profiles.map((p) => p.profile));
+    console.log(`# file split: heavy=${r.heavy} light=${r.light} share=${(100 * r.share).toFixed(2)}%`);
+    assert.ok(r.heavy + r.light >= 350, `too few samples: ${r.heavy + r.light}`);
+    assert.ok(Math.abs(r.share - 0.75) <= 0.08, `heavy share ${(100 * r.share).toFixed(2)}%`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
