@@ -131,7 +131,11 @@ typedef struct pyroscope_config {
     int signal;                    /* 0 = pick (SIGPROF, or a free RT signal) */
 } pyroscope_config;
 
+#ifdef __cplusplus
 #define PYROSCOPE_CONFIG_INIT {PYROSCOPE_CONFIG_VERSION}
+#else
+#define PYROSCOPE_CONFIG_INIT {.version = PYROSCOPE_CONFIG_VERSION}
+#endif
 
 /*
  * Initialise `cfg` with defaults (all zero: "use env or built-in default").

@@ -1,0 +1,90 @@
+/*
+ * How the malloc and lock hooks write a sample into the ring.
+ *
+ * The ring belongs to the running profiler and is unmapped by
+ * pyroscope_stop(), while hooks run on any thread at any time.  Each writer
+ * announces itself in `inflight` before it looks at `ring`; the disabler
+ * clears `ring` and then waits for `inflight` to drain.  Both sides use
+ * sequentially consistent operations, so one of them always sees the other.
+ */
+#ifndef PYROSCOPE_SAMPLER_HOOK_RING_H
+#define PYROSCOPE_SAMPLER_HOOK_RING_H
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "../common/tls.h"
+#include "ring.h"
+#include "sampler.h"
+
+/* Hook dispatch state, shared by the malloc and lock hooks. */
+enum hook_mode {
+    HOOK_BOOT = 0,      /* next functions not looked up yet */
+    HOOK_RESOLVING = 1, /* one thread is looking them up */
+    HOOK_OFF = 2,       /* resolved, not profiling */
+    HOOK_ON = 3         /* resolved and profiling */
+};
+
+typedef struct hook_ring {
+    _Atomic(ring *) ring;
+    atomic_int inflight;
+} hook_ring;
+
+static inline void hook_ring_attach(hook_ring *h, ring *r)
+{
+    atomic_store(&h->ring, r);
+}
+
+/* Detach the ring and wait until no hook still writes into it. */
+static inline void hook_ring_detach(hook_ring *h)
+{
+    atomic_store(&h->ring, NULL);
+    while (atomic_load(&h->inflight) > 0)
+        sched_yield();
+}
+
+/* In a forked child the writers counted in `inflight` no longer exist. */
+static inline void hook_ring_forget(hook_ring *h)
+{
+    atomic_store(&h->ring, NULL);
+    atomic_store(&h->inflight, 0);
+}
+
+/*
+ * Write one sample; `unwind` captures the caller's stack.  Inlined so that
+ * the frames to skip are: sampler_backtrace's caller (skip 1 = the hook
+ * helper), leaving the public hook (malloc, pthread_mutex_lock) as the leaf.
+ * The caller raises hook_depth: the unwinder may allocate or lock.
+ * @return 1 if published, 0 if detached or the ring is full.
+ */
+static inline __attribute__((always_inline)) int
+hook_ring_put(hook_ring *h, uint16_t type, int64_t v0, int64_t v1,
+              uint64_t addr, int unwind)
+{
+    ring_cell *c = NULL;
+    ring *r;
+
+    atomic_fetch_add(&h->inflight, 1);
+    r = atomic_load(&h->ring);
+    if (r)
+        c = ring_claim(r);
+    if (c) {
+        c->s.type = type;
+        c->s.flags = 0;
+        c->s.nlang = 0;
+        c->s.tagset = pyroscope__tls.tagset;
+        c->s.values[0] = v0;
+        c->s.values[1] = v1;
+        c->s.addr = addr;
+        c->s.nnative = 0;
+        if (unwind)
+            c->s.nnative =
+                (uint16_t)sampler_backtrace(c->s.words, RING_MAX_WORDS, 1);
+        ring_publish(r, c);
+    }
+    atomic_fetch_sub(&h->inflight, 1);
+    return c != NULL;
+}
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * Sampled heap profiling: the library defines malloc, free and the rest of
+ * the family and forwards them to the next definition (RTLD_NEXT).
+ * See docs/internals/heap.md.
+ */
+#ifndef PYROSCOPE_SAMPLER_MALLOC_HOOKS_H
+#define PYROSCOPE_SAMPLER_MALLOC_HOOKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ring.h"
+
+/* Start sampling about one allocation per `interval` bytes into `r`. */
+void malloc_hooks_enable(ring *r, size_t interval);
+/* Stop sampling; returns once no hook writes into the ring any more. */
+void malloc_hooks_disable(void);
+/* Forked child: stop without waiting for the parent's other threads. */
+void malloc_hooks_atfork_child(void);
+/* Sampled allocations skipped because the sampled-address set was full. */
+uint64_t malloc_hooks_set_full(void);
+
+#endif
