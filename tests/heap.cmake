@@ -1,0 +1,21 @@
+# Heap (malloc) and lock-contention profiling.  The hooks interpose when
+# the library is linked statically into the test (pyroscope_static) and
+# when it is a shared library ahead of libc: test both.
+pyroscope_test(test_heap)
+pyroscope_test(test_lock)
+
+# The shared library hides the protobuf-c tables the decoder needs.
+add_executable(test_heap_shared test_heap.c ${PYROSCOPE_PROTO_SOURCES})
+target_link_libraries(test_heap_shared PRIVATE pyroscope
+                      pyroscope_testsupport)
+
+add_test(NAME heap_split COMMAND test_heap split)
+add_test(NAME heap_inuse COMMAND test_heap inuse)
+add_test(NAME heap_off COMMAND test_heap off)
+add_test(NAME heap_fork COMMAND test_heap fork)
+add_test(NAME heap_split_shared COMMAND test_heap_shared split)
+add_test(NAME lock_split COMMAND test_lock split)
+add_test(NAME lock_off COMMAND test_lock off)
+
+set_tests_properties(heap_split heap_inuse heap_off heap_fork
+  heap_split_shared lock_split lock_off PROPERTIES TIMEOUT 120)
