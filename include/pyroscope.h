@@ -129,6 +129,7 @@ typedef struct pyroscope_config {
     int lock_sample_rate;          /* record 1 in N contentions, default 1 */
     int fork_mode;                 /* pyroscope_fork_mode */
     int signal;                    /* 0 = pick (SIGPROF, or a free RT signal) */
+    uint64_t spool_max_bytes;      /* disk bound of spool_dir, default 64 MiB */
 } pyroscope_config;
 
 #ifdef __cplusplus
@@ -352,6 +353,7 @@ typedef struct pyroscope_stats {
     uint64_t heap_samples;
     uint64_t lock_samples;
     uint64_t queued_bytes;       /* bytes held for upload now */
+    uint64_t profiles_spooled;   /* written to spool_dir (outage, stop) */
 } pyroscope_stats;
 
 PYROSCOPE_EXTERN int pyroscope_get_stats(pyroscope *p, pyroscope_stats *out);

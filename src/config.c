@@ -292,6 +292,8 @@ static void apply_defaults(pyroscope_config *k)
         k->heap_sample_interval = 512 * 1024;
     if (!k->lock_sample_rate)
         k->lock_sample_rate = 1;
+    if (!k->spool_max_bytes)
+        k->spool_max_bytes = 64u << 20;
     if (!k->server_address)
         k->server_address = "http://localhost:4040";
 }

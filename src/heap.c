@@ -125,3 +125,10 @@ size_t heap_live_blocks(void)
 {
     return g_n;
 }
+
+void heap_atfork_child(void)
+{
+    g_live = NULL;
+    g_n = g_cap = 0;
+    map_init(&g_index);
+}

@@ -14,5 +14,7 @@ void heap_add_inuse(pyroscope *p, window *w);
 /* Forget every live block (stop, fork child). */
 void heap_reset(void);
 size_t heap_live_blocks(void);
+/* Child after fork: forget the table without freeing (it may be mid-update). */
+void heap_atfork_child(void);
 
 #endif

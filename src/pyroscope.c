@@ -1,7 +1,9 @@
 /* Public entry points: wires sampler, collector, export and upload. */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -15,6 +17,8 @@
 
 static pthread_mutex_t g_start_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(pyroscope *) g_current;
+static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
+static void install_atfork(void);
 
 pyroscope *pyroscope_current(void)
 {
@@ -99,6 +103,7 @@ static int start_upload(pyroscope *p)
     o.timeout_ms = c->upload_timeout_ms;
     o.queue_max = c->upload_queue_max;
     o.spool_dir = c->spool_dir;
+    o.spool_max_bytes = c->spool_max_bytes;
     o.thread_init = sampler_exclude_self;
     return upload_new(&p->up, &o);
 }
@@ -148,6 +153,7 @@ int pyroscope_start(pyroscope **out, const pyroscope_config *cfg)
     error_clear();
     if (!out)
         return error_set(PYROSCOPE_EINVAL, "out is NULL");
+    pthread_once(&g_atfork_once, install_atfork);
     pthread_mutex_lock(&g_start_lock);
     if (atomic_load(&g_current)) {
         pthread_mutex_unlock(&g_start_lock);
@@ -219,6 +225,7 @@ int pyroscope_get_stats(pyroscope *p, pyroscope_stats *out)
     out->profiles_dropped = us.dropped;
     out->upload_failures = us.failures;
     out->queued_bytes = us.queued_bytes;
+    out->profiles_spooled = us.spooled;
     out->threads_profiled = sampler_threads();
     pthread_mutex_lock(&p->lock);
     out->heap_samples = p->heap_samples;
@@ -238,4 +245,77 @@ int pyroscope_set_frame_provider(pyroscope *p,
                          "function");
     sampler_set_provider(provider);
     return 0;
+}
+
+/* ---- fork ---- */
+
+/*
+ * Only the forking thread exists in the child: our collector and upload
+ * threads are gone and any lock they held stays held.  So the child never
+ * touches the parent's handle (it is abandoned: a one-time leak of its
+ * buffers) and starts a fresh profiler from a copy of its configuration.
+ */
+
+static void atfork_prepare(void)
+{
+    /* No start or stop may be half done when the child is cloned. */
+    pthread_mutex_lock(&g_start_lock);
+}
+
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&g_start_lock);
+}
+
+/* A static "pid" tag that named the parent now names the child. */
+static void update_pid_tag(pyroscope_tag *tags, size_t n, char *buf,
+                           size_t cap)
+{
+    char parent[32];
+    size_t i;
+
+    snprintf(parent, sizeof(parent), "%ld", (long)getppid());
+    for (i = 0; i < n; i++)
+        if (!strcmp(tags[i].key, "pid") && !strcmp(tags[i].value, parent)) {
+            snprintf(buf, cap, "%ld", (long)getpid());
+            tags[i].value = buf;
+        }
+}
+
+static void restart_in_child(const pyroscope *old)
+{
+    pyroscope_config cfg = old->cfg.c;
+    pyroscope_tag tags[64];
+    char pid[32];
+    size_t n = old->nstatic < 64 ? old->nstatic : 64;
+    pyroscope *p;
+
+    memcpy(tags, old->static_tags, n * sizeof(tags[0]));
+    update_pid_tag(tags, n, pid, sizeof(pid));
+    cfg.tags = tags;
+    cfg.tags_count = n;
+    if (pyroscope_start(&p, &cfg) != 0)
+        LOG_WARN("profiling not restarted after fork: %s",
+                 pyroscope_last_error());
+}
+
+static void atfork_child(void)
+{
+    pyroscope *old = atomic_load(&g_current);
+
+    pthread_mutex_init(&g_start_lock, NULL);
+    tags_atfork_child();
+    sampler_atfork_child();
+    if (!old)
+        return;
+    atomic_store(&g_current, NULL);
+    hooks_disable();
+    heap_atfork_child();
+    if (old->cfg.c.fork_mode == PYROSCOPE_FORK_CONTINUE)
+        restart_in_child(old);
+}
+
+static void install_atfork(void)
+{
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }

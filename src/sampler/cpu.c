@@ -256,18 +256,59 @@ static void drop_unseen(void)
     }
 }
 
+/*
+ * The application may install its own handler for our signal after we
+ * started (a second profiler, a runtime).  Leave the signal to it and move
+ * our timers to a free real-time signal.  Called with g_threads_lock held.
+ */
+static void ensure_handler_locked(void)
+{
+    struct sigaction cur;
+    struct itimerval zero;
+    size_t i;
+    int sig;
+
+    if (sigaction(g_signo, NULL, &cur) != 0 ||
+        ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_signal))
+        return;
+    if (g_fallback) {
+        memset(&zero, 0, sizeof(zero));
+        setitimer(ITIMER_PROF, &zero, NULL);
+        atomic_store(&g_active, 0);
+        LOG_WARN("SIGPROF was taken over by the application; CPU sampling "
+                 "stopped (setitimer fallback cannot move)");
+        return;
+    }
+    for (i = 0; i < g_nthreads; i++)
+        timer_delete(g_threads[i].timer);
+    g_nthreads = 0;
+    sig = pick_signal(0);
+    LOG_WARN("signal %d was taken over by the application; sampling moves "
+             "to signal %d", g_signo, sig);
+    g_signo = sig;
+    if (install_handler(sig) != 0)
+        atomic_store(&g_active, 0);
+}
+
 void sampler_scan_threads(void)
 {
     DIR *dir;
     struct dirent *de;
     size_t i;
 
-    if (g_fallback || !atomic_load(&g_active))
+    if (!atomic_load(&g_active))
         return;
+    if (g_fallback) {
+        pthread_mutex_lock(&g_threads_lock);
+        ensure_handler_locked();
+        pthread_mutex_unlock(&g_threads_lock);
+        return;
+    }
     dir = opendir("/proc/self/task");
     if (!dir)
         return;
     pthread_mutex_lock(&g_threads_lock);
+    ensure_handler_locked();
     for (i = 0; i < g_nthreads; i++)
         g_threads[i].seen = 0;
     while ((de = readdir(dir)) != NULL) {

@@ -11,6 +11,7 @@
 
 #include "../common/log.h"
 #include "../common/util.h"
+#include "spool.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -27,6 +28,8 @@ struct upload {
     char *userpwd;
     int timeout_ms;
     int queue_max;
+    char *spool_dir;
+    uint64_t spool_max_bytes;
     void (*thread_init)(void);
 
     pthread_t thread;
@@ -207,9 +210,56 @@ static void drop_head_locked(upload *u)
     free(n);
 }
 
+/* Unlink the oldest job the thread is not sending; NULL if none. */
+static qnode *evict_locked(upload *u)
+{
+    qnode *victim;
+
+    if (!u->head || (u->busy && !u->head->next))
+        return NULL;
+    if (u->busy) {
+        victim = u->head->next;
+        u->head->next = victim->next;
+        if (u->tail == victim)
+            u->tail = u->head;
+    } else {
+        victim = u->head;
+        u->head = victim->next;
+        if (!u->head)
+            u->tail = NULL;
+    }
+    u->qlen--;
+    u->stats.queued_bytes -= victim->job.len;
+    return victim;
+}
+
+/* Spill evicted jobs to disk when a spool is configured, else drop them. */
+static void dispose(upload *u, qnode *list)
+{
+    while (list) {
+        qnode *next = list->next;
+        int kept = u->spool_dir && spool_write(u->spool_dir, &list->job) == 0;
+        pthread_mutex_lock(&u->lock);
+        if (kept)
+            u->stats.spooled++;
+        else
+            u->stats.dropped++;
+        pthread_mutex_unlock(&u->lock);
+        upload_job_free(&list->job);
+        free(list);
+        list = next;
+    }
+    if (u->spool_dir) {
+        size_t gone = spool_trim(u->spool_dir, u->spool_max_bytes);
+        pthread_mutex_lock(&u->lock);
+        u->stats.dropped += gone;
+        pthread_mutex_unlock(&u->lock);
+    }
+}
+
 void upload_enqueue(upload *u, upload_job *job)
 {
-    qnode *n = malloc(sizeof(*n));
+    qnode *n = malloc(sizeof(*n)), *evicted = NULL, *v;
 
     if (!n) {
         upload_job_free(job);
@@ -220,21 +270,9 @@ void upload_enqueue(upload *u, upload_job *job)
     memset(job, 0, sizeof(*job));
     pthread_mutex_lock(&u->lock);
     /* Never evict the head while the thread is sending it. */
-    while (u->qlen >= (size_t)u->queue_max && u->head &&
-           !(u->busy && u->qlen == 1)) {
-        if (u->busy) {
-            qnode *second = u->head->next;
-            u->head->next = second->next;
-            if (u->tail == second)
-                u->tail = u->head;
-            u->qlen--;
-            u->stats.queued_bytes -= second->job.len;
-            upload_job_free(&second->job);
-            free(second);
-        } else {
-            drop_head_locked(u);
-        }
-        u->stats.dropped++;
+    while (u->qlen >= (size_t)u->queue_max && (v = evict_locked(u))) {
+        v->next = evicted;
+        evicted = v;
     }
     if (u->tail)
         u->tail->next = n;
@@ -245,6 +283,35 @@ void upload_enqueue(upload *u, upload_job *job)
     u->stats.queued_bytes += n->job.len;
     pthread_cond_broadcast(&u->cond);
     pthread_mutex_unlock(&u->lock);
+    dispose(u, evicted);
+}
+
+/* After a success (the server is back) bring one spooled job in front. */
+static void unspool_one_locked(upload *u)
+{
+    upload_job job;
+    qnode *n;
+    int rc;
+
+    if (!u->spool_dir || u->qlen >= (size_t)u->queue_max)
+        return;
+    pthread_mutex_unlock(&u->lock);
+    rc = spool_take(u->spool_dir, &job);
+    n = rc == 0 ? malloc(sizeof(*n)) : NULL;
+    pthread_mutex_lock(&u->lock);
+    if (rc != 0)
+        return;
+    if (!n) {
+        upload_job_free(&job);
+        return;
+    }
+    n->job = job;
+    n->next = u->head;
+    u->head = n;
+    if (!u->tail)
+        u->tail = n;
+    u->qlen++;
+    u->stats.queued_bytes += job.len;
 }
 
 static void wait_ms_locked(upload *u, int ms)
@@ -274,6 +341,7 @@ static void *thread_main(void *arg)
     if (u->thread_init)
         u->thread_init();
     pthread_mutex_lock(&u->lock);
+    unspool_one_locked(u); /* left over from an earlier run */
     for (;;) {
         while (!u->head && !u->stopping)
             pthread_cond_wait(&u->cond, &u->lock);
@@ -294,6 +362,8 @@ static void *thread_main(void *arg)
             drop_head_locked(u);
             if (rc < 0)
                 u->stats.dropped++;
+            else if (!u->stopping)
+                unspool_one_locked(u);
             pthread_cond_broadcast(&u->cond);
             continue;
         }
@@ -392,6 +462,7 @@ static void destroy(upload *u)
     free(u->userpwd);
     free(u->base_url);
     free(u->file_dir);
+    free(u->spool_dir);
     pthread_mutex_destroy(&u->lock);
     pthread_cond_destroy(&u->cond);
     free(u);
@@ -414,6 +485,16 @@ int upload_new(upload **out, const upload_opts *o)
     u->timeout_ms = o->timeout_ms;
     u->queue_max = o->queue_max;
     u->thread_init = o->thread_init;
+    u->spool_max_bytes = o->spool_max_bytes;
+    if (o->spool_dir && *o->spool_dir) {
+        u->spool_dir = str_dup(o->spool_dir);
+        if (!u->spool_dir || access(o->spool_dir, W_OK) != 0) {
+            destroy(u);
+            return error_set(PYROSCOPE_EINVAL,
+                             "spool_dir %s is not a writable directory",
+                             o->spool_dir);
+        }
+    }
     rc = setup_target(u, o);
     if (rc == 0)
         rc = setup_auth(u, o);
@@ -450,8 +531,16 @@ void upload_free(upload *u, int timeout_ms)
     pthread_cond_broadcast(&u->cond);
     pthread_mutex_unlock(&u->lock);
     pthread_join(u->thread, NULL);
-    if (u->qlen)
+    if (u->qlen && u->spool_dir) {
+        size_t n = u->qlen;
+        qnode *all = u->head;
+        u->head = u->tail = NULL;
+        u->qlen = 0;
+        dispose(u, all); /* a later run delivers them */
+        LOG_INFO("spooled %zu undelivered profile(s) to %s", n, u->spool_dir);
+    } else if (u->qlen) {
         LOG_WARN("stopping with %zu profile(s) undelivered", u->qlen);
+    }
     destroy(u);
 }
 

@@ -23,6 +23,7 @@ typedef struct upload_opts {
     int timeout_ms;
     int queue_max;
     const char *spool_dir;
+    uint64_t spool_max_bytes;
     void (*thread_init)(void); /* run first on the upload thread */
 } upload_opts;
 
@@ -35,7 +36,7 @@ typedef struct upload_job {
 } upload_job;
 
 typedef struct upload_stats {
-    uint64_t uploaded, dropped, failures, queued_bytes;
+    uint64_t uploaded, dropped, failures, queued_bytes, spooled;
 } upload_stats;
 
 typedef struct upload upload;
