@@ -12,15 +12,21 @@ function split(profiles) {
   let heavy = 0;
   let light = 0;
   let total = 0;
+  const other = new Map();
   for (const p of profiles) {
     for (const s of p.samples) {
       const v = s.values[0];
       total += v;
       if (onStack(s, 'heavyWork')) heavy += v;
       else if (onStack(s, 'lightWork')) light += v;
+      else {
+        const k = s.stack.slice(0, 3).map((f) => `${f.name}:${f.line}`).join('<');
+        other.set(k, (other.get(k) || 0) + v);
+      }
     }
   }
-  return { heavy, light, total, share: heavy / (heavy + light) };
+  const top = [...other].sort((a, b) => b[1] - a[1]).slice(0, 3);
+  return { heavy, light, total, share: heavy / (heavy + light), top: JSON.stringify(top) };
 }
 
 test('75/25 split over HTTP /ingest (1000 Hz, ~5000 samples)', async () => {
@@ -36,15 +42,16 @@ test('75/25 split over HTTP /ingest (1000 Hz, ~5000 samples)', async () => {
       assert.strictEqual(u.query.format, 'pprof');
     }
     const r = split(srv.uploads.map((u) => u.profile));
-    console.log(`# split: heavy=${r.heavy} light=${r.light} total=${r.total} share=${(100 * r.share).toFixed(2)}% ${stdout.trim()}`);
+    console.log(`# split: heavy=${r.heavy} light=${r.light} total=${r.total} share=${(100 * r.share).toFixed(2)}% other=${r.top} ${stdout.trim()}`);
     assert.ok(r.heavy + r.light >= 2500, `too few samples: ${r.heavy + r.light}`);
     assert.ok(Math.abs(r.share - 0.75) <= 0.03, `heavy share ${(100 * r.share).toFixed(2)}% not within 3 points of 75%`);
     // Frames carry the JS file and line of the function.
     const sample = srv.uploads.flatMap((u) => u.profile.samples).find((s) => onStack(s, 'heavyWork'));
     const fr = sample.stack.find((f) => f.name === 'heavyWork');
     assert.match(fr.file, /fixtures[/\\]split\.js$/);
-    assert.strictEqual(fr.line, 14);
-    assert.strictEqual(sample.stack[0].name, 'spin', 'leaf frame first');
+    assert.strictEqual(fr.line, 19);
+    assert.ok(srv.uploads.flatMap((u) => u.profile.samples).some((s) => s.stack[0].name === 'spin' && s.stack[1].name === 'heavyWork'),
+      'leaf-first stacks: spin directly under heavyWork');
   } finally {
     await srv.close();
   }
