@@ -202,7 +202,18 @@ static int is_excluded(pid_t tid)
 void sampler_exclude_self(void)
 {
     pid_t tid = (pid_t)syscall(SYS_gettid);
+    sigset_t all;
     int i, zero;
+
+    /* Asynchronous signals are the application's business: a process-wide
+     * one (SIGPROF from setitimer, SIGINT, ...) must go to its threads. */
+    sigfillset(&all);
+    sigdelset(&all, SIGSEGV);
+    sigdelset(&all, SIGBUS);
+    sigdelset(&all, SIGFPE);
+    sigdelset(&all, SIGILL);
+    sigdelset(&all, SIGABRT);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
 
     for (i = 0; i < MAX_EXCLUDED; i++) {
         zero = 0;
