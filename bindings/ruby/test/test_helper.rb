@@ -5,6 +5,7 @@ require "open3"
 require "tmpdir"
 require "rbconfig"
 require_relative "support/pprof"
+require_relative "support/ingest_server"
 
 ROOT = File.expand_path("..", __dir__)
 
@@ -20,35 +21,47 @@ LOAD_FLAGS =
 $LOAD_PATH.unshift(*LOAD_FLAGS.reject { |f| f == "-I" })
 
 module ProfileHelpers
-  # Run test/workloads/NAME.rb in a fresh Ruby (one profiler per process)
-  # writing profiles to a temp dir; returns the dir.
-  def run_workload(name, env = {}, timeout: 120)
+  # Run test/workloads/NAME.rb in a fresh Ruby (one profiler per process).
+  # With http: true the profiles go to an IngestServer (tags in the series
+  # name, static tags included); otherwise to file:// in a temp dir.
+  # Returns the scratch dir; samples_in(dir) decodes what was produced.
+  def run_workload(name, env = {}, http: false)
     dir = Dir.mktmpdir("pyroscope-rb-#{name}-")
+    server = IngestServer.new if http
     script = File.join(ROOT, "test", "workloads", "#{name}.rb")
-    cmd = [RbConfig.ruby, *LOAD_FLAGS, script, dir]
+    cmd = [RbConfig.ruby, *LOAD_FLAGS, script, server ? server.url : dir, dir]
     out, status = Open3.capture2e(env, *cmd)
     assert status.success?, "workload #{name} failed (#{status.inspect}):\n#{out}"
     @last_output = out
+    @requests = server&.all || []
     dir
+  ensure
+    server&.close
   end
 
-  # All samples of all profiles in `dir`; each sample's labels are merged
-  # with the tags that the file name carries (one file per tag set).
+  attr_reader :requests
+
+  # All samples of all profiles produced by the last run_workload; each
+  # sample's labels are merged with the tags of its series name.
   def samples_in(dir)
-    files = Dir.glob(File.join(dir, "**", "*.pb*")).sort
-    refute_empty files, "no profile written to #{dir}: #{Dir.children(dir).inspect}\n#{@last_output}"
-    files.flat_map do |f|
-      file_tags = tags_from_name(File.basename(f))
-      Pprof.read(f).samples.map do |s|
-        s.labels = file_tags.merge(s.labels)
-        s
+    unless @requests.empty?
+      return @requests.flat_map do |r|
+        series = tags_from_name(r.query["name"].to_s)
+        Pprof.decode(gunzip(r.profile)).samples.each { |s| s.labels = series.merge(s.labels) }
       end
     end
+    files = Dir.glob(File.join(dir, "**", "*.pb*")).sort
+    refute_empty files, "no profile written to #{dir}: #{Dir.children(dir).inspect}\n#{@last_output}"
+    files.flat_map { |f| Pprof.read(f).samples }
   end
 
-  # "app.cpu{k=v,k2=v2}..." -> {"k"=>"v", ...}; percent-encoding undone.
+  def gunzip(data)
+    data = data.b
+    data.start_with?("\x1f\x8b".b) ? Zlib::GzipReader.new(StringIO.new(data)).read : data
+  end
+
+  # "app.cpu{k=v,k2=v2}" -> {"k"=>"v", ...}
   def tags_from_name(name)
-    name = name.gsub(/%([0-9A-Fa-f]{2})/) { Regexp.last_match(1).hex.chr }
     m = name.match(/\{([^}]*)\}/)
     return {} unless m
 

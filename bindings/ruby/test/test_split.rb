@@ -16,7 +16,7 @@ class TestSplit < Minitest::Test
   end
 
   def test_ruby_frames_have_file_and_line
-    samples = samples_in(run_workload("split", "SPLIT_SECONDS" => "0.5"))
+    samples = samples_in(run_workload("split", { "SPLIT_SECONDS" => "0.5" }))
     frame = samples.flat_map(&:frames).find { |f| f[0] == "Workload#heavy" }
     refute_nil frame, "no Workload#heavy frame"
     assert_match %r{test/workloads/work\.rb\z}, frame[1]

@@ -15,7 +15,7 @@ class TestTags < Minitest::Test
   end
 
   def test_tags_follow_threads
-    samples = samples_in(run_workload("threads"))
+    samples = samples_in(run_workload("threads", http: true))
     assert_tagged samples, "Workload#work_a", { "worker" => "a", "static" => "yes" }
     assert_tagged samples, "Workload#work_b", { "worker" => "b", "static" => "yes" }
     assert_tagged samples, "Workload#work_inner", { "worker" => "main", "phase" => "inner" }
@@ -25,7 +25,10 @@ class TestTags < Minitest::Test
     # Pyroscope.tag / remove_tags on the main thread, after the threads.
     tagged = samples.select { |s| s.labels["worker"] == "tagged" }
     assert_operator weight(tagged), :>=, 10
-    assert tagged.all? { |s| s.functions.include?("Workload#work_a") }
+    assert tagged.all? { |s| s.functions.include?("Workload#work_tagged") }
+    untagged = with_function(samples, "Workload#work_untagged")
+    assert_operator weight(untagged), :>=, 10
+    assert untagged.all? { |s| s.labels == { "static" => "yes" } }, untagged.map(&:labels).uniq.inspect
   end
 
   def test_tags_follow_fibers

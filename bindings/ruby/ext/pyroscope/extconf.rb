@@ -73,6 +73,12 @@ end
 # Keep the core's symbols private to this extension.
 $DLDFLAGS << " -Wl,--exclude-libs,libpyroscope.a"
 
+# Fork support in the core: a child must not touch the parent's handle
+# unless the core re-initialises itself after fork (see after_fork_child).
+fork_aware = Dir.glob("#{src}/src/**/*.c").any? { |f| File.read(f).include?("pthread_atfork") }
+$defs << "-DRBPYRO_CORE_FORK_AWARE=#{fork_aware ? 1 : 0}"
+puts "pyroscope: core handles fork: #{fork_aware}"
+
 have_header("pyroscope.h") or abort "pyroscope: pyroscope.h not usable"
 have_func("rb_postponed_job_preregister", "ruby/debug.h")
 have_func("ruby_thread_has_gvl_p")

@@ -11,6 +11,10 @@
 
 #include <ruby/thread.h>
 
+#ifndef RBPYRO_CORE_FORK_AWARE
+#define RBPYRO_CORE_FORK_AWARE 0
+#endif
+
 VALUE rbpyro_mPyroscope;
 VALUE rbpyro_mNative;
 VALUE rbpyro_eError;
@@ -345,7 +349,16 @@ native_sync_thread_scope(VALUE self, VALUE hash)
     return INT2FIX(rc);
 }
 
-/* Native.after_fork_child -> true if the child is still profiled. */
+/*
+ * Native.after_fork_child -> true if the child is still profiled.
+ *
+ * The parent's handle is never stopped in the child: its collector and
+ * uploader threads do not exist here, so pyroscope_stop() would wait for
+ * them forever.  A core with fork support (pthread_atfork; detected by
+ * extconf.rb) restarts or stops itself per cfg.fork_mode and
+ * pyroscope_current() tells which; with an older core the child simply runs
+ * unprofiled.
+ */
 static VALUE
 native_after_fork_child(VALUE self)
 {
@@ -353,14 +366,14 @@ native_after_fork_child(VALUE self)
 
     (void)self;
     rbpyro_frames_reset_after_fork();
-    rbpyro_handle = p;
-    if (p == NULL)
-        return Qfalse;
-    if (rbpyro_frames_install(p) != 0) {
-        rbpyro_handle = NULL;
-        return Qfalse;
-    }
-    return Qtrue;
+    rbpyro_handle = NULL;
+#if RBPYRO_CORE_FORK_AWARE
+    if (p != NULL && rbpyro_frames_install(p) == 0)
+        rbpyro_handle = p;
+#else
+    (void)p;
+#endif
+    return rbpyro_handle != NULL ? Qtrue : Qfalse;
 }
 
 static VALUE
@@ -397,5 +410,6 @@ Init_pyroscope_ext(void)
     rb_define_module_function(m, "core_version", native_version, 0);
     rb_define_const(m, "FORK_CONTINUE", INT2FIX(PYROSCOPE_FORK_CONTINUE));
     rb_define_const(m, "FORK_STOP", INT2FIX(PYROSCOPE_FORK_STOP));
+    rb_define_const(m, "CORE_FORK_AWARE", RBPYRO_CORE_FORK_AWARE ? Qtrue : Qfalse);
     rbpyro_frames_init(m);
 }

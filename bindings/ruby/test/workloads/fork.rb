@@ -10,11 +10,11 @@ w = Workload.new
 w.work_parent(0.3)
 pid = fork do
   w.work_child(1.0)
-  File.write(File.join(ARGV.fetch(0), "child.pid"), Process.pid.to_s)
-  File.write(File.join(ARGV.fetch(0), "child.running"), Pyroscope.running?.to_s)
+  File.write(File.join(ARGV.fetch(1), "child.pid"), Process.pid.to_s)
+  File.write(File.join(ARGV.fetch(1), "child.running"), Pyroscope.running?.to_s)
   Pyroscope.shutdown
 end
 Process.wait(pid)
 w.work_parent(0.3)
-File.write(File.join(ARGV.fetch(0), "parent.pid"), Process.pid.to_s)
+File.write(File.join(ARGV.fetch(1), "parent.pid"), Process.pid.to_s)
 Pyroscope.shutdown

@@ -28,7 +28,7 @@ end
 threads.each(&:join)
 # Pyroscope.tag / remove_tags (non-block form).
 Pyroscope.tag("worker" => "tagged")
-w.work_a(0.3)
+w.work_tagged(0.3)
 Pyroscope.remove_tags("worker")
-w.work_b(0.3)
+w.work_untagged(0.3)
 Pyroscope.shutdown

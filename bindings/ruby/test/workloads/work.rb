@@ -10,11 +10,12 @@ module Work
     Process.clock_gettime(Process::CLOCK_THREAD_CPUTIME_ID)
   end
 
-  def setup_profiler(out, **extra)
+  # `address` is an http:// server or a directory for file:// output.
+  def setup_profiler(address, **extra)
     require "pyroscope"
     Pyroscope.configure do |c|
       c.application_name = extra.delete(:app) || "ruby.test"
-      c.server_address = "file://#{out}"
+      c.server_address = address.start_with?("http") ? address : "file://#{address}"
       c.sample_rate = Integer(ENV.fetch("PYROSCOPE_TEST_RATE", "100"))
       c.upload_interval = 60
       c.log_level = "warn"
@@ -57,6 +58,8 @@ class Workload
   def work_inner(secs) = burn(secs)
   def work_child(secs) = burn(secs)
   def work_parent(secs) = burn(secs)
+  def work_tagged(secs) = burn(secs)
+  def work_untagged(secs) = burn(secs)
 
   def burn(secs)
     t_end = Work.cpu_now + secs
