@@ -2,7 +2,8 @@
 // Overhead of profiling a JS CPU workload at the default rate (100 Hz), as a
 // ratio against the same workload unprofiled, measured in one run: each
 // mode runs in fresh processes, interleaved over ROUNDS rounds; the median
-// is reported.  Compares with @pyroscope/nodejs when it is installed in
+// is reported, for process CPU time (all threads, so the profiler's own
+// threads count) and for wall time (noisy on a shared machine).  Compares with @pyroscope/nodejs when it is installed in
 // bench/node_modules (cd bench && npm install).
 const http = require('http');
 const path = require('path');
@@ -47,14 +48,25 @@ async function main() {
             env: { ...process.env, MODE: mode, WORKLOAD: wl, PYRO_SERVER: server },
           }, (err, stdout, stderr) => (err ? reject(new Error(`${mode}: ${err.message}\n${stderr}`)) : resolve(stdout)));
         });
-        results[wl][mode].push(JSON.parse(out.trim().split('\n').pop()).ms);
+        results[wl][mode].push(JSON.parse(out.trim().split('\n').pop()));
       }
     }
-    const base = median(results[wl].none);
     console.log(`\nworkload ${wl}:`);
+    for (const key of ['cpuMs', 'ms']) {
+      const base = median(results[wl].none.map((r) => r[key]));
+      console.log(`  ${key === 'ms' ? 'wall time' : 'process CPU time (all threads)'}:`);
+      for (const m of modes) {
+        const xs = results[wl][m].map((r) => r[key]);
+        const med = median(xs);
+        console.log(`    ${m.padEnd(9)} median ${med.toFixed(1)} ms  ratio ${(med / base).toFixed(3)}  runs ${xs.map((x) => x.toFixed(0)).join(' ')}`);
+      }
+    }
+    console.log('  CPU of non-main threads (median ms per run, by thread name):');
     for (const m of modes) {
-      const med = median(results[wl][m]);
-      console.log(`  ${m.padEnd(9)} median ${med.toFixed(1)} ms  ratio ${(med / base).toFixed(3)}  runs ${results[wl][m].map((x) => x.toFixed(0)).join(' ')}`);
+      const names = new Set(results[wl][m].flatMap((r) => Object.keys(r.threads || {})));
+      const parts = [...names].sort().map((n) => `${n}=${median(results[wl][m].map((r) => (r.threads || {})[n] || 0)).toFixed(0)}`);
+      if (m === 'ours') parts.push(`[main thread in collect()=${median(results[wl][m].map((r) => r.collectCpuMs)).toFixed(1)}]`);
+      console.log(`    ${m.padEnd(9)} ${parts.join(' ')}`);
     }
   }
   console.log(`\nuploads received by the local sink: ${uploads}`);

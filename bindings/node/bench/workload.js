@@ -1,6 +1,7 @@
 'use strict';
 // One benchmark run in a fresh process: MODE=none|ours|official,
-// WORKLOAD=cpu|async.  Prints {"ms": elapsed} of the timed part.
+// WORKLOAD=cpu|async.  Prints {"ms": wall, "cpuMs": process CPU} of the
+// timed part.
 const mode = process.env.MODE || 'none';
 const workload = process.env.WORKLOAD || 'cpu';
 const server = process.env.PYRO_SERVER;
@@ -37,13 +38,19 @@ async function main() {
     // CPU (wall) profiling only: the comparable part; start() adds heap.
     profiler.startCpuProfiling();
   }
-  const label = (i, fn) => (profiler && profiler.wrapWithLabels
-    ? profiler.wrapWithLabels({ request: i % 2 ? 'odd' : 'even' }, fn)
-    : fn());
+  // @pyroscope/nodejs's wrapWithLabels returns nothing: take the promise
+  // out of the callback.
+  const label = (i, fn) => {
+    if (!profiler) return fn();
+    let p;
+    profiler.wrapWithLabels({ request: i % 2 ? 'odd' : 'even' }, () => { p = fn(); });
+    return p;
+  };
   // warm-up
   let sink = 0;
   for (let i = 0; i < 2000; i++) sink += unit(i);
   const iterations = Number(process.env.ITER || 60000);
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   if (workload === 'cpu') {
     for (let i = 0; i < iterations; i++) sink += unit(i);
@@ -59,7 +66,23 @@ async function main() {
     await Promise.all(reqs);
   }
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const c = process.cpuUsage(c0);
+  const cpuMs = (c.user + c.system) / 1000; // all threads: includes profiler threads
   if (profiler) await (mode === 'official' ? profiler.stopCpuProfiling() : profiler.stop());
-  process.stdout.write(JSON.stringify({ ms, sink }) + '\n');
+  // CPU time of every thread but the main one (profiler threads, GC helpers).
+  const fs = require('fs');
+  const threads = {};
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    if (Number(tid) === process.pid) continue;
+    try {
+      const st = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      const ms = ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks, USER_HZ=100
+      if (ms > 0) threads[name] = (threads[name] || 0) + ms;
+    } catch { /* thread exited */ }
+  }
+  const extra = mode === 'ours' ? { collectCpuMs: profiler.stats().v8.collectCpuUs / 1000 } : {};
+  process.stdout.write(JSON.stringify({ ms, cpuMs, threads, ...extra, sink }) + '\n');
 }
 main();

@@ -423,6 +423,17 @@ function stats() {
   return native.stats();
 }
 
+// Heap profiling is not implemented: these keep code written for
+// @pyroscope/nodejs working.
+let heapWarned = false;
+function startHeapProfiling() {
+  if (!heapWarned) {
+    heapWarned = true;
+    process.emitWarning('pyroscope: heap profiling is not supported by this binding yet; startHeapProfiling() does nothing');
+  }
+}
+async function stopHeapProfiling() {}
+
 const Pyroscope = {
   init,
   start,
@@ -430,6 +441,12 @@ const Pyroscope = {
   flush,
   startCpuProfiling: start,
   stopCpuProfiling: stop,
+  startWallProfiling: start,
+  stopWallProfiling: stop,
+  startHeapProfiling,
+  stopHeapProfiling,
+  getWallLabels: getLabels,
+  setWallLabels: setLabels,
   isRunning,
   wrapWithLabels,
   setLabels,

@@ -178,7 +178,14 @@ struct Counters {
     uint64_t add_errors = 0;
     uint64_t collections = 0;
     int64_t max_gap_us = 0;        // largest sample-minus-record distance
+    int64_t collect_cpu_us = 0;    // main-thread CPU spent in collect()
 } g_counters;
+
+int64_t thread_cpu_us() {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 // ---------------------------------------------------------------- signals
 
@@ -366,6 +373,7 @@ void convert_profile(const v8::CpuProfile *prof) {
 // samples.  With restart=false the profiler is left stopped.
 void collect(bool restart) {
     if (!g_profiling || g_cpu == nullptr) return;
+    int64_t t0 = thread_cpu_us();
     v8::ProfilerId old = g_profile_id;
     bool restarted = restart && start_v8_profile();
     if (!restarted) {
@@ -380,6 +388,7 @@ void collect(bool restart) {
         prof->Delete();
     }
     g_counters.collections++;
+    g_counters.collect_cpu_us += thread_cpu_us() - t0;
 }
 
 void stop_v8() {
@@ -662,6 +671,7 @@ napi_value Stats(napi_env env, napi_callback_info info) {
     set_num(env, v8o, "addErrors", (double)g_counters.add_errors);
     set_num(env, v8o, "collections", (double)g_counters.collections);
     set_num(env, v8o, "maxGapUs", (double)g_counters.max_gap_us);
+    set_num(env, v8o, "collectCpuUs", (double)g_counters.collect_cpu_us);
     set_num(env, v8o, "signalRecords", (double)g_ring_head.load());
     napi_value b;
     napi_get_boolean(env, g_chained, &b);
