@@ -328,6 +328,22 @@ static void wait_ms_locked(upload *u, int ms)
     pthread_cond_timedwait(&u->cond, &u->lock, &ts);
 }
 
+/* New jobs wake the condition too: keep waiting out the backoff. */
+static void wait_backoff_locked(upload *u, int ms)
+{
+    uint64_t until = time_mono_ns() + (uint64_t)ms * 1000000ull, now;
+
+    for (;;) {
+        now = time_mono_ns();
+        /* stop() shortens the wait to its deadline, never lengthens it. */
+        if (u->stopping && u->deadline_ns < until)
+            until = u->deadline_ns;
+        if (now >= until)
+            return;
+        wait_ms_locked(u, (int)((until - now) / 1000000ull) + 1);
+    }
+}
+
 static int past_deadline_locked(upload *u)
 {
     return u->stopping && time_mono_ns() >= u->deadline_ns;
@@ -377,7 +393,7 @@ static void *thread_main(void *arg)
             if ((uint64_t)backoff > left)
                 backoff = (int)left;
         }
-        wait_ms_locked(u, backoff + (int)(hash_u64(time_mono_ns()) % 100));
+        wait_backoff_locked(u, backoff + (int)(hash_u64(time_mono_ns()) % 100));
     }
     pthread_mutex_unlock(&u->lock);
     return NULL;
