@@ -269,6 +269,9 @@ class tag_wrapper:
     __slots__ = ("_tags", "_tokens")
 
     def __init__(self, tags):
+        if not isinstance(tags, dict):
+            raise TypeError("tag_wrapper expects a dict of str to str, not %s"
+                            % type(tags).__name__)
         self._tags = dict(_check_mapping("tags", tags, True))
         self._tokens = []
 
@@ -410,13 +413,27 @@ def _after_fork_child():
         _sync()
     except Exception:
         pass
-    # multiprocessing children leave through os._exit(): flush first.
+    # multiprocessing children leave through os._exit(), skipping atexit.
+    # Process._bootstrap clears the finalizers inherited from the parent,
+    # then runs the after-fork callbacks: register one that adds ours.
     mp = sys.modules.get("multiprocessing.util")
     if mp is not None:
         try:
-            mp.Finalize(None, _child_exit_flush, exitpriority=-100)
+            mp.register_after_fork(_MP_ANCHOR, _mp_child_started)
         except Exception:
             pass
+
+
+class _Anchor:
+    pass
+
+
+_MP_ANCHOR = _Anchor()  # weak-referenced by multiprocessing's registry
+
+
+def _mp_child_started(_anchor):
+    import multiprocessing.util as mp
+    mp.Finalize(None, _child_exit_flush, exitpriority=10)
 
 
 def _child_exit_flush():

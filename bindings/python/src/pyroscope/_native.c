@@ -52,6 +52,21 @@ static int symbolize_cb(uint64_t w0, uint64_t w1, pyroscope_frame *out,
     return pyf_symbolize(w0, w1, &out->function, &out->file, &out->line);
 }
 
+static int g_native;
+
+static int install_provider(pyroscope *p)
+{
+    if (!pyf_safe_reads())
+        return 0; /* no safe reader: native stacks only */
+    pyroscope_frame_provider prov;
+    memset(&prov, 0, sizeof prov);
+    prov.version = 1;
+    prov.capture = capture_cb;
+    prov.symbolize = symbolize_cb;
+    prov.native_frames = g_native;
+    return pyroscope_set_frame_provider(p, &prov);
+}
+
 /* ------------------------------------------------------------------ */
 /* Helpers: a sequence of (str, str) pairs -> pyroscope_tag array.     */
 /* The returned array borrows UTF-8 buffers owned by `seq_out`.        */
@@ -203,21 +218,14 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
         goto fail;
     }
     g_gil_only = gil_only;
-    if (pyf_safe_reads()) {
-        pyroscope_frame_provider prov;
-        memset(&prov, 0, sizeof prov);
-        prov.version = 1;
-        prov.capture = capture_cb;
-        prov.symbolize = symbolize_cb;
-        prov.native_frames = native;
-        rc = pyroscope_set_frame_provider(p, &prov);
-        if (rc != 0) {
-            Py_BEGIN_ALLOW_THREADS
-            pyroscope_stop(p);
-            Py_END_ALLOW_THREADS
-            raise_core(rc, "pyroscope_set_frame_provider");
-            goto fail;
-        }
+    g_native = native;
+    rc = install_provider(p);
+    if (rc != 0) {
+        Py_BEGIN_ALLOW_THREADS
+        pyroscope_stop(p);
+        Py_END_ALLOW_THREADS
+        raise_core(rc, "pyroscope_set_frame_provider");
+        goto fail;
     }
     g_prof = p;
     PyMem_Free(tags);
@@ -277,8 +285,16 @@ static PyObject *py_after_fork_child(PyObject *self, PyObject *noargs)
 {
     (void)self;
     (void)noargs;
-    if (g_prof && pyroscope_current() != g_prof)
-        g_prof = NULL;
+    /* The core abandons the parent's handle in the child and, with
+     * FORK_CONTINUE, starts a fresh profiler from a copy of its config (in
+     * its pthread_atfork child handler).  Adopt that one and give it our
+     * frame provider; never touch the parent's handle. */
+    pyroscope *cur = pyroscope_current();
+    if (g_prof && cur != g_prof) {
+        g_prof = cur;
+        if (cur && install_provider(cur) != 0)
+            g_prof = NULL;
+    }
     return PyBool_FromLong(g_prof != NULL);
 }
 

@@ -1,0 +1,45 @@
+"""The frame walker itself, outside any signal handler, on this CPython."""
+import pyroscope  # noqa: F401
+from pyroscope import _native
+
+
+class Outer:
+    def method(self):
+        return inner()
+
+
+def inner():
+    return _native.debug_stack()
+
+
+def gen():
+    yield _native.debug_stack()
+
+
+def test_stack_names_files_lines():
+    assert _native.SAFE_READS == 1
+    st = Outer().method()
+    names = [f[0] for f in st]
+    assert names[0].endswith("inner"), names
+    assert names[1].endswith("method"), names  # qualname Outer.method on 3.11+
+    assert names[2].endswith("test_stack_names_files_lines"), names
+    fn, file, line = st[0]
+    assert file == __file__
+    assert line == 12
+    assert st[1][2] == 8
+    assert "test_frames." in names[0]
+
+
+def test_generator_and_lambda_frames():
+    st = next(gen())
+    assert st[0][0].endswith("gen")
+    st = (lambda: _native.debug_stack())()
+    assert st[0][0].endswith("<lambda>")
+
+
+def test_dynamic_code():
+    ns = {}
+    exec(compile("def dyn():\n    return ds()\n", "<dyn>", "exec"),
+         {"ds": _native.debug_stack}, ns)
+    st = ns["dyn"]()
+    assert st[0] == ("dyn", "<dyn>", 2)

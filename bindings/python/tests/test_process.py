@@ -1,0 +1,56 @@
+import collections
+import json
+
+from conftest import run_workload
+
+
+def count(ingest, fn):
+    return sum(s.values[0] for _t, s in ingest.samples() if s.has(fn))
+
+
+def test_all_threads_profiled_when_not_gil_only(ingest):
+    run_workload("gil", ingest.address, "0")
+    n_nogil, n_gil = count(ingest, "nogil_work"), count(ingest, "gil_work")
+    print("gil_only=False: nogil_work %d gil_work %d" % (n_nogil, n_gil))
+    assert n_gil >= 70
+    assert n_nogil >= 60  # the thread inside hashlib (no GIL) is sampled
+
+
+def test_gil_only_drops_threads_without_gil(ingest):
+    run_workload("gil", ingest.address, "1")
+    n_nogil, n_gil = count(ingest, "nogil_work"), count(ingest, "gil_work")
+    print("gil_only=True: nogil_work %d gil_work %d" % (n_nogil, n_gil))
+    assert n_gil >= 70
+    assert n_nogil <= 10
+
+
+def by_pid(ingest):
+    out = collections.defaultdict(collections.Counter)
+    for tags, s in ingest.samples():
+        for fn in ("parent_before", "parent_after", "fork_child_work",
+                   "mp_child_work"):
+            if s.has(fn):
+                out[fn][tags.get("pid")] += s.values[0]
+    return out
+
+
+def test_fork_children_keep_profiling(ingest):
+    pids = json.loads(run_workload("forking", ingest.address, "continue")
+                      .strip().splitlines()[-1])
+    got = by_pid(ingest)
+    print(pids, dict(got))
+    assert set(got["parent_before"]) == {str(pids["parent"])}
+    assert set(got["parent_after"]) == {str(pids["parent"])}
+    assert set(got["fork_child_work"]) == {str(pids["fork"])}
+    assert set(got["mp_child_work"]) == {str(pids["mp"])}
+    assert got["fork_child_work"][str(pids["fork"])] >= 42
+    assert got["mp_child_work"][str(pids["mp"])] >= 42  # incl. last window
+
+
+def test_fork_stop_leaves_children_unprofiled(ingest):
+    pids = json.loads(run_workload("forking", ingest.address, "stop")
+                      .strip().splitlines()[-1])
+    got = by_pid(ingest)
+    print(pids, dict(got))
+    assert not got["fork_child_work"] and not got["mp_child_work"]
+    assert sum(got["parent_after"].values()) >= 20
