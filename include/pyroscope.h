@@ -54,7 +54,10 @@ typedef enum pyroscope_error {
 enum pyroscope_profile_type {
     PYROSCOPE_PROFILE_CPU = 1u << 0,   /* on-CPU samples of every thread */
     PYROSCOPE_PROFILE_HEAP = 1u << 1,  /* sampled malloc/free */
-    PYROSCOPE_PROFILE_LOCK = 1u << 2   /* pthread mutex/rwlock contention */
+    PYROSCOPE_PROFILE_LOCK = 1u << 2,  /* pthread mutex/rwlock contention */
+    /* CPU profiles made only of pyroscope_add_sample() samples: no timers
+     * and no signal (bindings whose engine samples itself, e.g. V8). */
+    PYROSCOPE_PROFILE_CPU_EXTERNAL = 1u << 3
 };
 
 /* Log levels, most severe first. */
@@ -316,7 +319,10 @@ typedef struct pyroscope_frame_provider {
 } pyroscope_frame_provider;
 
 /*
- * Install (or with NULL remove) the frame provider.  One at a time.
+ * Install (or with NULL remove) the frame provider.  One at a time.  When
+ * one is replaced, the current window is closed first so that its frames are
+ * symbolized by the provider that captured them; keep the old provider's
+ * payload alive until this call returns.
  * @return 0, PYROSCOPE_EINVAL.  Thread-safe; not async-signal-safe.
  */
 PYROSCOPE_EXTERN int pyroscope_set_frame_provider(

@@ -83,7 +83,8 @@ int pyroscope_tag_unset(pyroscope *p, const char *key)
 static int check_sample(unsigned int type, size_t nframes, size_t nvalues,
                         const pyroscope_frame *frames, const int64_t *values)
 {
-    size_t want = type == PYROSCOPE_PROFILE_CPU    ? 1
+    size_t want = (type == PYROSCOPE_PROFILE_CPU ||
+                   type == PYROSCOPE_PROFILE_CPU_EXTERNAL) ? 1
                   : type == PYROSCOPE_PROFILE_HEAP ? 4
                   : type == PYROSCOPE_PROFILE_LOCK ? 2
                                                    : 0;
@@ -121,7 +122,8 @@ int pyroscope_add_sample(pyroscope *p, unsigned int type,
             return rc;
     }
     n = frames_count < MAX_ADDED_FRAMES ? frames_count : MAX_ADDED_FRAMES;
-    stype = type == PYROSCOPE_PROFILE_CPU    ? SAMPLE_CPU
+    stype = (type == PYROSCOPE_PROFILE_CPU ||
+             type == PYROSCOPE_PROFILE_CPU_EXTERNAL) ? SAMPLE_CPU
             : type == PYROSCOPE_PROFILE_HEAP ? SAMPLE_HEAP_ALLOC
                                              : SAMPLE_LOCK;
     memcpy(v, values, values_count * sizeof(*values));

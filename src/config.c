@@ -330,9 +330,9 @@ static int validate(const config *c)
         return error_set(PYROSCOPE_EINVAL,
                          "upload_interval_ms %d below the minimum of 100",
                          k->upload_interval_ms);
-    if (k->profile_types & ~7u)
+    if (k->profile_types & ~15u)
         return error_set(PYROSCOPE_EINVAL, "unknown profile type bits 0x%x",
-                         k->profile_types & ~7u);
+                         k->profile_types & ~15u);
     if (k->log_level < PYROSCOPE_LOG_OFF || k->log_level > PYROSCOPE_LOG_DEBUG)
         return error_set(PYROSCOPE_EINVAL, "log_level %d out of range",
                          k->log_level);

@@ -219,7 +219,8 @@ int pyroscope_get_stats(pyroscope *p, pyroscope_stats *out)
         return error_set(PYROSCOPE_EINVAL, "NULL argument");
     memset(out, 0, sizeof(*out));
     upload_get_stats(p->up, &us);
-    out->samples = sampler_samples();
+    if (p->cfg.c.profile_types & PYROSCOPE_PROFILE_CPU)
+        out->samples = sampler_samples();
     out->samples_dropped = atomic_load(&p->ring.dropped);
     out->profiles_uploaded = us.uploaded;
     out->profiles_dropped = us.dropped;
@@ -243,6 +244,10 @@ int pyroscope_set_frame_provider(pyroscope *p,
         return error_set(PYROSCOPE_EINVAL,
                          "frame provider needs version 1 and a capture "
                          "function");
+    /* Frames captured so far are symbolized by the provider that captured
+     * them: close the window before switching. */
+    if (sampler_provider())
+        collector_flush(p);
     sampler_set_provider(provider);
     return 0;
 }

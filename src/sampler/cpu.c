@@ -362,6 +362,7 @@ static int want_fallback(void)
 int sampler_start(const sampler_opts *o)
 {
     g_ring = o->ring;
+    atomic_store(&g_samples, 0);
     g_period_ns = 1000000000L / o->rate_hz;
     g_fallback = want_fallback();
     g_signo = g_fallback ? SIGPROF : pick_signal(o->signo);
