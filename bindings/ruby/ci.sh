@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Ruby binding CI: installs what it needs on a fresh Debian machine, builds
+# the core + the extension from the repo (in place, and as a gem that is
+# built and installed), then runs the minitest suite against both.
+set -euo pipefail
+cd "$(dirname "$0")"
+HERE=$PWD
+export DEBIAN_FRONTEND=noninteractive
+
+need=()
+command -v ruby >/dev/null && [ -f "$(ruby -e 'print RbConfig::CONFIG["rubyhdrdir"]')/ruby.h" ] || need+=(ruby-dev)
+command -v cmake >/dev/null || need+=(cmake)
+command -v make >/dev/null && command -v gcc >/dev/null || need+=(build-essential)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v protoc-c >/dev/null || need+=(protobuf-c-compiler)
+for pc in libunwind:libunwind-dev libcurl:libcurl4-openssl-dev libprotobuf-c:libprotobuf-c-dev \
+          zlib:zlib1g-dev libzstd:libzstd-dev; do
+    pkg-config --exists "${pc%%:*}" 2>/dev/null || need+=("${pc#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+    echo "::: ruby: apt-get install ${need[*]}"
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+ruby -e 'require "minitest"' 2>/dev/null || apt-get install -y -qq ruby-minitest >/dev/null
+ruby -v
+
+BUILD=$(mktemp -d /tmp/pyroscope-ruby-ci.XXXXXX)
+trap 'rm -rf "$BUILD"' EXIT
+
+echo "::: ruby: in-place build (ruby extconf.rb && make)"
+(cd ext/pyroscope && make clean >/dev/null 2>&1 || true
+ PYROSCOPE_CORE_BUILD="$BUILD/core" ruby extconf.rb >"$BUILD/extconf.log" 2>&1 \
+     || { cat "$BUILD/extconf.log"; exit 1; }
+ make -j2 >"$BUILD/make.log" 2>&1 || { cat "$BUILD/make.log"; exit 1; })
+
+echo "::: ruby: tests against the in-place build"
+ruby -Itest -e 'Dir["test/test_*.rb"].sort.each { |f| require "./#{f}" }'
+
+echo "::: ruby: gem build + gem install"
+gem build pyroscope-c.gemspec -o "$BUILD/pyroscope-c.gem" >/dev/null
+export GEM_PATH="$BUILD/gems:$(gem env gempath)" GEM_HOME="$BUILD/gems"
+# The gem compiles its vendored copy of the core with CMake, as for a user.
+gem install --local --no-document "$BUILD/pyroscope-c.gem"
+
+echo "::: ruby: tests against the installed gem"
+PYROSCOPE_TEST_GEM=1 ruby -Itest -e 'Dir["test/test_*.rb"].sort.each { |f| require "./#{f}" }'
+
+echo "::: ruby: benchmark (short)"
+PYROSCOPE_TEST_GEM=1 ruby bench/overhead.rb --rounds 3 --seconds 1
+echo "::: ruby: ok"
