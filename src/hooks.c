@@ -8,20 +8,28 @@ static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
 static uint64_t g_set_full_reported;
 
 /*
- * A forked child has one thread and no collector: hooks writing into the
- * inherited ring would only unwind (libunwind may hold a lock another
- * parent thread had) for samples nobody drains.  The child runs unhooked
- * until profiling is started again there.
+ * No thread may be inside a hook's sample write when fork() clones the
+ * process: it could hold a libunwind lock the child then waits for, and
+ * its `inflight` count would make hooks_disable() in the child (the fork
+ * handler in pyroscope.c) wait forever.  So fork waits for writers to
+ * finish, and writers skip while it runs.  Registered after pyroscope.c's
+ * handlers: this prepare runs first, this child handler last.
  */
-static void atfork_child(void)
+static void atfork_prepare(void)
 {
-    malloc_hooks_atfork_child();
-    lock_hooks_atfork_child();
+    malloc_hooks_pause(1);
+    lock_hooks_pause(1);
+}
+
+static void atfork_resume(void)
+{
+    malloc_hooks_pause(0);
+    lock_hooks_pause(0);
 }
 
 static void register_atfork(void)
 {
-    pthread_atfork(NULL, NULL, atfork_child);
+    pthread_atfork(atfork_prepare, atfork_resume, atfork_resume);
 }
 
 void hooks_enable(pyroscope *p, ring *r)

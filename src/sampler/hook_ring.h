@@ -6,6 +6,8 @@
  * announces itself in `inflight` before it looks at `ring`; the disabler
  * clears `ring` and then waits for `inflight` to drain.  Both sides use
  * sequentially consistent operations, so one of them always sees the other.
+ * fork() pauses writers the same way: no thread is inside the unwinder
+ * (which may hold a lock) through a hook when the child is cloned.
  */
 #ifndef PYROSCOPE_SAMPLER_HOOK_RING_H
 #define PYROSCOPE_SAMPLER_HOOK_RING_H
@@ -29,6 +31,7 @@ enum hook_mode {
 typedef struct hook_ring {
     _Atomic(ring *) ring;
     atomic_int inflight;
+    atomic_int paused;
 } hook_ring;
 
 static inline void hook_ring_attach(hook_ring *h, ring *r)
@@ -44,11 +47,17 @@ static inline void hook_ring_detach(hook_ring *h)
         sched_yield();
 }
 
-/* In a forked child the writers counted in `inflight` no longer exist. */
-static inline void hook_ring_forget(hook_ring *h)
+/* Make new writers skip, and wait for the current ones to finish. */
+static inline void hook_ring_pause(hook_ring *h)
 {
-    atomic_store(&h->ring, NULL);
-    atomic_store(&h->inflight, 0);
+    atomic_store(&h->paused, 1);
+    while (atomic_load(&h->inflight) > 0)
+        sched_yield();
+}
+
+static inline void hook_ring_resume(hook_ring *h)
+{
+    atomic_store(&h->paused, 0);
 }
 
 /*
@@ -56,7 +65,7 @@ static inline void hook_ring_forget(hook_ring *h)
  * the frames to skip are: sampler_backtrace's caller (skip 1 = the hook
  * helper), leaving the public hook (malloc, pthread_mutex_lock) as the leaf.
  * The caller raises hook_depth: the unwinder may allocate or lock.
- * @return 1 if published, 0 if detached or the ring is full.
+ * @return 1 if published, 0 if detached, paused or the ring is full.
  */
 static inline __attribute__((always_inline)) int
 hook_ring_put(hook_ring *h, uint16_t type, int64_t v0, int64_t v1,
@@ -67,7 +76,7 @@ hook_ring_put(hook_ring *h, uint16_t type, int64_t v0, int64_t v1,
 
     atomic_fetch_add(&h->inflight, 1);
     r = atomic_load(&h->ring);
-    if (r)
+    if (r && !atomic_load(&h->paused))
         c = ring_claim(r);
     if (c) {
         c->s.type = type;

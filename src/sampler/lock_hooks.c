@@ -194,10 +194,10 @@ void lock_hooks_disable(void)
     hook_ring_detach(&g_hr);
 }
 
-void lock_hooks_atfork_child(void)
+void lock_hooks_pause(int pause)
 {
-    int on = HOOK_ON;
-
-    atomic_compare_exchange_strong(&g_mode, &on, HOOK_OFF);
-    hook_ring_forget(&g_hr);
+    if (pause)
+        hook_ring_pause(&g_hr);
+    else
+        hook_ring_resume(&g_hr);
 }

@@ -14,7 +14,8 @@
 void lock_hooks_enable(ring *r, int64_t threshold_ns, int rate);
 /* Stop recording; returns once no hook writes into the ring any more. */
 void lock_hooks_disable(void);
-/* Forked child: stop without waiting for the parent's other threads. */
-void lock_hooks_atfork_child(void);
+/* fork(): pause (1) before, resume (0) after, in parent and child alike.
+ * Pausing waits until no hook is writing a sample (or unwinding). */
+void lock_hooks_pause(int pause);
 
 #endif

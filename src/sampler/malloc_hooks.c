@@ -139,9 +139,12 @@ __attribute__((constructor)) static void malloc_hooks_init(void)
 
 /*
  * Open addressing with one 64-byte bucket of 8 slots per hash: a lookup
- * reads exactly one cache line, and a delete can simply zero its slot
- * because nothing probes past the bucket.  A full bucket refuses the
- * sample (counted) instead of growing: the set never allocates.
+ * reads one cache line, and a delete can simply zero its slot because
+ * nothing probes past the bucket.  A full bucket refuses the sample
+ * (counted) instead of growing: the set never allocates.  Every free
+ * first tests its bucket's bit in a 512-byte bitmap of non-empty buckets,
+ * small enough to stay in L1 (the 256 KiB of buckets, or even 4 KiB of
+ * counts, cost a cache miss per free in a malloc-heavy loop).
  */
 #define SET_BUCKETS 4096
 #define SET_WAYS 8
@@ -151,23 +154,25 @@ typedef struct set_bucket {
 } set_bucket;
 
 static set_bucket g_set[SET_BUCKETS];
-static atomic_long g_set_count;
+static atomic_uchar g_set_used[SET_BUCKETS];     /* entries per bucket */
+static atomic_uint_fast64_t g_set_bits[SET_BUCKETS / 64]; /* used != 0 */
 static atomic_uint_fast64_t g_set_full;
 
-static set_bucket *set_bucket_of(uintptr_t a)
+static inline size_t set_index(uintptr_t a)
 {
-    return &g_set[(a * 0x9e3779b97f4a7c15ull) >> 52];
+    return (size_t)((a * 0x9e3779b97f4a7c15ull) >> 52);
 }
 
 static int set_insert(uintptr_t a)
 {
-    set_bucket *b = set_bucket_of(a);
+    size_t b = set_index(a);
     int i;
 
     for (i = 0; i < SET_WAYS; i++) {
         uintptr_t zero = 0;
-        if (atomic_compare_exchange_strong(&b->slot[i], &zero, a)) {
-            atomic_fetch_add_explicit(&g_set_count, 1, memory_order_relaxed);
+        if (atomic_compare_exchange_strong(&g_set[b].slot[i], &zero, a)) {
+            atomic_fetch_add(&g_set_used[b], 1);
+            atomic_fetch_or(&g_set_bits[b / 64], 1ull << (b % 64));
             return 1;
         }
     }
@@ -175,30 +180,59 @@ static int set_insert(uintptr_t a)
     return 0;
 }
 
-static int set_remove(uintptr_t a)
+/*
+ * The bucket emptied: clear its bit, unless an insert raced in.  Clearing
+ * and then re-reading the count (both seq_cst) guarantees the bit is set
+ * again whenever an insert's count increment is not seen here.
+ */
+static void set_bit_drop(size_t b)
 {
-    set_bucket *b = set_bucket_of(a);
+    uint64_t bit = 1ull << (b % 64);
+
+    atomic_fetch_and(&g_set_bits[b / 64], ~bit);
+    if (atomic_load(&g_set_used[b]) != 0)
+        atomic_fetch_or(&g_set_bits[b / 64], bit);
+}
+
+static NOINLINE int set_remove_slow(uintptr_t a, size_t b)
+{
     int i;
 
     for (i = 0; i < SET_WAYS; i++) {
         uintptr_t want = a;
-        if (atomic_load_explicit(&b->slot[i], memory_order_relaxed) == a &&
-            atomic_compare_exchange_strong(&b->slot[i], &want, 0)) {
-            atomic_fetch_sub_explicit(&g_set_count, 1, memory_order_relaxed);
+        if (atomic_load_explicit(&g_set[b].slot[i], memory_order_relaxed) ==
+                a &&
+            atomic_compare_exchange_strong(&g_set[b].slot[i], &want, 0)) {
+            if (atomic_fetch_sub(&g_set_used[b], 1) == 1)
+                set_bit_drop(b);
             return 1;
         }
     }
     return 0;
 }
 
+/* Inlined into free: a multiply and one bit test when not sampled. */
+static inline __attribute__((always_inline)) int set_remove(uintptr_t a)
+{
+    size_t b = set_index(a);
+
+    if (!(atomic_load_explicit(&g_set_bits[b / 64], memory_order_relaxed) &
+          (1ull << (b % 64))))
+        return 0;
+    return set_remove_slow(a, b);
+}
+
 static void set_clear(void)
 {
     size_t i, j;
 
-    for (i = 0; i < SET_BUCKETS; i++)
+    for (i = 0; i < SET_BUCKETS; i++) {
         for (j = 0; j < SET_WAYS; j++)
             atomic_store_explicit(&g_set[i].slot[j], 0, memory_order_relaxed);
-    atomic_store(&g_set_count, 0);
+        atomic_store_explicit(&g_set_used[i], 0, memory_order_relaxed);
+    }
+    for (i = 0; i < SET_BUCKETS / 64; i++)
+        atomic_store_explicit(&g_set_bits[i], 0, memory_order_relaxed);
 }
 
 uint64_t malloc_hooks_set_full(void)
@@ -266,8 +300,7 @@ static inline __attribute__((always_inline)) void account(void *p, size_t n)
  */
 static inline __attribute__((always_inline)) void note_free(void *p)
 {
-    if (atomic_load_explicit(&g_set_count, memory_order_relaxed) > 0 &&
-        set_remove((uintptr_t)p))
+    if (set_remove((uintptr_t)p))
         hook_ring_put(&g_hr, SAMPLE_HEAP_FREE, 0, 0, (uintptr_t)p, 0);
 }
 
@@ -476,10 +509,10 @@ void malloc_hooks_disable(void)
     hook_ring_detach(&g_hr);
 }
 
-void malloc_hooks_atfork_child(void)
+void malloc_hooks_pause(int pause)
 {
-    int on = HOOK_ON;
-
-    atomic_compare_exchange_strong(&g_mode, &on, HOOK_OFF);
-    hook_ring_forget(&g_hr);
+    if (pause)
+        hook_ring_pause(&g_hr);
+    else
+        hook_ring_resume(&g_hr);
 }

@@ -15,8 +15,9 @@
 void malloc_hooks_enable(ring *r, size_t interval);
 /* Stop sampling; returns once no hook writes into the ring any more. */
 void malloc_hooks_disable(void);
-/* Forked child: stop without waiting for the parent's other threads. */
-void malloc_hooks_atfork_child(void);
+/* fork(): pause (1) before, resume (0) after, in parent and child alike.
+ * Pausing waits until no hook is writing a sample (or unwinding). */
+void malloc_hooks_pause(int pause);
 /* Sampled allocations skipped because the sampled-address set was full. */
 uint64_t malloc_hooks_set_full(void);
 
