@@ -75,10 +75,9 @@ async function main() {
   for (const tid of fs.readdirSync('/proc/self/task')) {
     if (Number(tid) === process.pid) continue;
     try {
-      const st = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const name = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      const ms = ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks, USER_HZ=100
+      const name = fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      // schedstat: nanoseconds on CPU first
+      const ms = Number(fs.readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
       if (ms > 0) threads[name] = (threads[name] || 0) + ms;
     } catch { /* thread exited */ }
   }

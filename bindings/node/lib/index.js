@@ -373,10 +373,10 @@ function start() {
   if (stopping) {
     throw Object.assign(new Error('pyroscope: start() while stop() is still in progress; await stop() first'), { code: 'ERR_PYROSCOPE_STOPPING' });
   }
-  if (config === null) config = normalizeConfig({});
   if (!require('worker_threads').isMainThread) {
-    throw Object.assign(new Error('pyroscope: start() must be called on the main thread'), { code: 'ERR_PYROSCOPE_THREAD' });
+    throw Object.assign(new Error('pyroscope: start() must be called on the main thread (worker threads are not profiled)'), { code: 'ERR_PYROSCOPE_THREAD' });
   }
+  if (config === null) config = normalizeConfig({});
   native.start({ ...config, labelCell });
   running = true;
   const every = config.collectIntervalMs || Math.min(config.uploadIntervalMs || 10000, 2000);

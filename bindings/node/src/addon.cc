@@ -159,6 +159,7 @@ struct sigaction g_prev_sigprof;  // V8's handler, which we chain to
 bool g_chained = false;
 
 pyroscope *g_p = nullptr;
+napi_env g_env = nullptr;  // the environment (main thread) that started
 v8::CpuProfiler *g_cpu = nullptr;
 v8::ProfilerId g_profile_id = 0;
 bool g_profiling = false;
@@ -499,6 +500,7 @@ napi_value Start(napi_env env, napi_callback_info info) {
         return nullptr;
     }
     g_p = p;
+    g_env = env;
 
     // V8 CPU profiler on this (the main) isolate.
     g_interval_us = (int)(1000000 / (rate > 0 ? rate : 100));
@@ -710,9 +712,14 @@ napi_value Running(napi_env env, napi_callback_info info) {
     return b;
 }
 
-void cleanup_hook(void *) {
-    // Environment teardown without stop(): leave V8 and the core cleanly.
-    if (g_p != nullptr) pyroscope_stop(detach());
+void cleanup_hook(void *arg) {
+    // Teardown of the environment that started profiling, without stop():
+    // leave V8 and the core cleanly.  Worker environments that merely
+    // loaded the addon must not touch the main isolate's profiler.
+    if (g_p != nullptr && static_cast<napi_env>(arg) == g_env) {
+        pyroscope_stop(detach());
+        g_env = nullptr;
+    }
 }
 
 }  // namespace
@@ -736,7 +743,7 @@ NAPI_MODULE_INIT() {
             return nullptr;
         napi_set_named_property(env, exports, f.name, fn);
     }
-    napi_add_env_cleanup_hook(env, cleanup_hook, nullptr);
+    napi_add_env_cleanup_hook(env, cleanup_hook, env);
     // Keep inlining positions in optimized code so that samples inside
     // inlined functions are attributed to them (V8 only records them when
     // asked, and code optimized earlier would lack them).  Done at load,
