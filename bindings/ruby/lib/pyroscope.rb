@@ -31,6 +31,9 @@ module Pyroscope
   BASE_KEY = :__pyroscope_base
   STACK_KEY = :__pyroscope_stack
   TAGS_KEY = :__pyroscope_tags
+  # Thread variable (shared by the thread's fibers): the Hash the core's
+  # per-OS-thread scope currently holds.
+  SYNCED_KEY = :__pyroscope_synced
 
   Config = Struct.new(
     :application_name, :app_name, :server_address, :auth_token,
@@ -99,13 +102,17 @@ module Pyroscope
       stack = (th[STACK_KEY] ||= [])
       raise ArgumentError, "Pyroscope.tag_wrapper: nesting deeper than 32" if stack.size >= 32
 
+      outer = th.thread_variable_get(SYNCED_KEY)
       stack.push(scope)
       apply_tags
       begin
         yield
       ensure
         stack.pop
-        apply_tags
+        # Same-fiber nesting: the outer scope is this fiber's tags again.  A
+        # wrapper in a child fiber hands the thread scope back to the fiber
+        # that was running when it was entered.
+        apply_tags(stack.empty? && th[BASE_KEY].nil? ? outer : :fiber)
       end
     end
 
@@ -170,7 +177,7 @@ module Pyroscope
 
     private
 
-    def apply_tags
+    def apply_tags(thread_scope = :fiber)
       th = Thread.current
       merged = {}
       base = th[BASE_KEY]
@@ -179,7 +186,9 @@ module Pyroscope
       merged.delete_if { |_, v| v.empty? }
       merged = merged.empty? ? nil : merged.freeze
       th[TAGS_KEY] = merged
-      Native.sync_thread_scope(merged)
+      thread_scope = merged if thread_scope == :fiber
+      th.thread_variable_set(SYNCED_KEY, thread_scope)
+      Native.sync_thread_scope(thread_scope)
     end
 
     def normalize_tags(tags, what)

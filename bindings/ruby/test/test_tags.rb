@@ -39,3 +39,15 @@ class TestTags < Minitest::Test
     assert main.none? { |s| s.labels.key?("fiber") }, main.map(&:labels).uniq.inspect
   end
 end
+
+class TestNativeTags < Minitest::Test
+  include ProfileHelpers
+
+  def test_gvl_released_samples_keep_thread_tags
+    samples = samples_in(run_workload("native"))
+    native = samples.select { |s| s.functions.include?("deflate") && s.functions.none? { |f| f.include?("#") } }
+    assert_operator weight(native), :>=, 20, "no native deflate samples"
+    wrong = native.reject { |s| s.labels == { "job" => "compress" } }
+    assert_operator weight(wrong), :<=, 2, wrong.map(&:labels).uniq.inspect
+  end
+end

@@ -24,6 +24,8 @@ pyroscope *rbpyro_handle;
 /* How many scopes of ours this OS thread has pushed on the core (see
  * sync_thread_scope). */
 static __thread int thread_scope_pushed;
+/* The Hash last synced on this thread; compared by identity only. */
+static __thread VALUE thread_scope_hash;
 
 /* The core takes at most this many tags per scope; larger merged sets are
  * pushed as several scopes (keys are distinct, so they simply add up). */
@@ -324,18 +326,18 @@ native_tag_unset(VALUE self, VALUE key)
  * explicitly.  We keep at most one scope of ours pushed per thread, so
  * fibers interleaving tag_wrapper blocks cannot unbalance the core's stack.
  */
-static VALUE
-native_sync_thread_scope(VALUE self, VALUE hash)
+int
+rbpyro_sync_thread_scope(VALUE hash)
 {
     pyroscope_tag tags[CFG_TAGS_MAX];
     size_t n, i;
     int rc = 0;
 
-    (void)self;
     while (thread_scope_pushed > 0) {
         pyroscope_scope_pop();
         thread_scope_pushed--;
     }
+    thread_scope_hash = hash;
     n = rbpyro_tags_from_hash(hash, tags, CFG_TAGS_MAX);
     for (i = 0; i < n; i += SCOPE_CHUNK) {
         size_t chunk = n - i < SCOPE_CHUNK ? n - i : SCOPE_CHUNK;
@@ -346,7 +348,23 @@ native_sync_thread_scope(VALUE self, VALUE hash)
         thread_scope_pushed++;
     }
     RB_GC_GUARD(hash);
-    return INT2FIX(rc);
+    return rc;
+}
+
+int
+rbpyro_sync_thread_scope_if_stale(VALUE hash)
+{
+    if (hash == thread_scope_hash)
+        return 0;
+    rbpyro_sync_thread_scope(hash);
+    return 1;
+}
+
+static VALUE
+native_sync_thread_scope(VALUE self, VALUE hash)
+{
+    (void)self;
+    return INT2FIX(rbpyro_sync_thread_scope(hash));
 }
 
 /*

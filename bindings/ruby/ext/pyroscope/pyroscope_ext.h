@@ -15,6 +15,9 @@
 
 /* Fiber-local key holding the merged tag Hash of the running fiber. */
 #define RBPYRO_TAGS_KEY "__pyroscope_tags"
+/* Thread variable holding the Hash the core's thread scope was synced to
+ * (keeps it alive; the C side compares identity only). */
+#define RBPYRO_SYNCED_KEY "__pyroscope_synced"
 
 extern VALUE rbpyro_mPyroscope;
 extern VALUE rbpyro_mNative;
@@ -31,6 +34,13 @@ void rbpyro_raise(int err, const char *what);
 /* Fill `out` (max `cap`) from a frozen {String => String} Hash; returns the
  * count.  The strings are borrowed from the Hash. */
 size_t rbpyro_tags_from_hash(VALUE hash, pyroscope_tag *out, size_t cap);
+
+/* Make the core's scope of this OS thread equal to `hash` (the merged tags
+ * of the running fiber; nil for none); returns 0 or a core error code.  The
+ * _if_stale form does nothing (returns 0) if `hash` is the one synced last,
+ * else syncs and returns 1. */
+int rbpyro_sync_thread_scope(VALUE hash);
+int rbpyro_sync_thread_scope_if_stale(VALUE hash);
 
 /* Frame provider (ruby_frames.c). */
 void rbpyro_frames_init(VALUE mNative);

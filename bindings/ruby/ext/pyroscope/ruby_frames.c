@@ -158,6 +158,11 @@ current_tags(void)
 {
     VALUE h = rb_thread_local_aref(rb_thread_current(), rbpyro_id_tags_key);
 
+    /* No fiber-switch hook exists, so the thread scope (used for native
+     * samples) may still hold another fiber's tags: refresh it here. */
+    if (rbpyro_sync_thread_scope_if_stale(RB_TYPE_P(h, T_HASH) ? h : Qnil))
+        rb_funcall(rb_thread_current(), rb_intern("thread_variable_set"), 2,
+                   ID2SYM(rb_intern(RBPYRO_SYNCED_KEY)), h);
     if (!RB_TYPE_P(h, T_HASH))
         return 0;
     return rbpyro_tags_from_hash(h, job_tags, TAGS_MAX);
