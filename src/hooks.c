@@ -37,6 +37,11 @@ void hooks_enable(pyroscope *p, ring *r)
     const pyroscope_config *c = &p->cfg.c;
 
     pthread_once(&g_atfork_once, register_atfork);
+    if ((c->profile_types & PYROSCOPE_PROFILE_HEAP) &&
+        !malloc_hooks_available())
+        LOG_WARN("heap profiling is not available in sanitizer builds");
+    if ((c->profile_types & PYROSCOPE_PROFILE_LOCK) && !lock_hooks_available())
+        LOG_WARN("lock profiling is not available in sanitizer builds");
     if (c->profile_types & PYROSCOPE_PROFILE_HEAP)
         malloc_hooks_enable(r, c->heap_sample_interval);
     if (c->profile_types & PYROSCOPE_PROFILE_LOCK)

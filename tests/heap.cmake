@@ -4,7 +4,10 @@
 pyroscope_test(test_heap)
 pyroscope_test(test_lock)
 
-# The shared library hides the protobuf-c tables the decoder needs.
+# The shared library hides the protobuf-c tables the decoder needs; they
+# are generated in the top directory (GENERATED is per directory < 3.20).
+set_source_files_properties(${PYROSCOPE_PROTO_SOURCES} PROPERTIES
+  GENERATED TRUE)
 add_executable(test_heap_shared test_heap.c ${PYROSCOPE_PROTO_SOURCES})
 target_link_libraries(test_heap_shared PRIVATE pyroscope
                       pyroscope_testsupport)
@@ -18,4 +21,5 @@ add_test(NAME lock_split COMMAND test_lock split)
 add_test(NAME lock_off COMMAND test_lock off)
 
 set_tests_properties(heap_split heap_inuse heap_off heap_fork
-  heap_split_shared lock_split lock_off PROPERTIES TIMEOUT 120)
+  heap_split_shared lock_split lock_off PROPERTIES TIMEOUT 120
+  SKIP_RETURN_CODE 77)

@@ -318,6 +318,15 @@ int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "split";
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    if (strcmp(mode, "off") != 0) {
+        printf("skip - %s: ASan/TSan own malloc and the pthread locks, so "
+               "sanitizer builds of the library do not interpose them\n",
+               mode);
+        return 77;
+    }
+#endif
+
     if (!strcmp(mode, "split"))
         return test_split();
     if (!strcmp(mode, "inuse"))

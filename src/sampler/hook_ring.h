@@ -20,6 +20,24 @@
 #include "ring.h"
 #include "sampler.h"
 
+/*
+ * ASan and TSan define malloc and pthread_mutex_lock themselves and must
+ * see every call from their own initialisation on; our definitions in an
+ * executable would run (instrumented) before the sanitizer is set up and
+ * hide the allocator it checks.  Sanitizer builds therefore do not
+ * interpose: heap and lock profiling record nothing there.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define HOOKS_INTERPOSE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define HOOKS_INTERPOSE 0
+#endif
+#endif
+#ifndef HOOKS_INTERPOSE
+#define HOOKS_INTERPOSE 1
+#endif
+
 /* Hook dispatch state, shared by the malloc and lock hooks. */
 enum hook_mode {
     HOOK_BOOT = 0,      /* next functions not looked up yet */

@@ -10,6 +10,8 @@
 #include "../common/util.h"
 #include "hook_ring.h"
 
+#if HOOKS_INTERPOSE
+
 #define EXPORT __attribute__((visibility("default")))
 #define NOINLINE __attribute__((noinline))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
@@ -200,4 +202,29 @@ void lock_hooks_pause(int pause)
         hook_ring_pause(&g_hr);
     else
         hook_ring_resume(&g_hr);
+}
+
+#else /* sanitizer build: see hook_ring.h */
+
+void lock_hooks_enable(ring *r, int64_t threshold_ns, int rate)
+{
+    (void)r;
+    (void)threshold_ns;
+    (void)rate;
+}
+
+void lock_hooks_disable(void)
+{
+}
+
+void lock_hooks_pause(int pause)
+{
+    (void)pause;
+}
+
+#endif
+
+int lock_hooks_available(void)
+{
+    return HOOKS_INTERPOSE;
 }

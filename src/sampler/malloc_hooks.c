@@ -11,6 +11,8 @@
 #include "../common/util.h"
 #include "hook_ring.h"
 
+#if HOOKS_INTERPOSE
+
 #define EXPORT __attribute__((visibility("default")))
 #define NOINLINE __attribute__((noinline))
 #define LIKELY(x) __builtin_expect(!!(x), 1)
@@ -515,4 +517,33 @@ void malloc_hooks_pause(int pause)
         hook_ring_pause(&g_hr);
     else
         hook_ring_resume(&g_hr);
+}
+
+#else /* sanitizer build: see hook_ring.h */
+
+void malloc_hooks_enable(ring *r, size_t interval)
+{
+    (void)r;
+    (void)interval;
+}
+
+void malloc_hooks_disable(void)
+{
+}
+
+void malloc_hooks_pause(int pause)
+{
+    (void)pause;
+}
+
+uint64_t malloc_hooks_set_full(void)
+{
+    return 0;
+}
+
+#endif
+
+int malloc_hooks_available(void)
+{
+    return HOOKS_INTERPOSE;
 }

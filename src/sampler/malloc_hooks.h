@@ -20,5 +20,7 @@ void malloc_hooks_disable(void);
 void malloc_hooks_pause(int pause);
 /* Sampled allocations skipped because the sampled-address set was full. */
 uint64_t malloc_hooks_set_full(void);
+/* 0 in ASan/TSan builds, which keep malloc and locks to themselves. */
+int malloc_hooks_available(void);
 
 #endif
