@@ -41,3 +41,19 @@ def test_tags_follow_asyncio_tasks(ingest):
     run_workload("tags", ingest.address, "asyncio")
     check(ingest, {"work_x": 20, "work_y": 20, "work_nested": 10,
                    "work_untagged": 10})
+
+
+def test_report_thread_id_and_name(ingest):
+    main_ident = run_workload("tags", ingest.address, "report").split()[-1]
+    seen = collections.defaultdict(set)
+    for tags, s in ingest.samples():
+        for fn in ("work_x", "work_y", "work_untagged"):
+            if s.has(fn):
+                seen[fn].add((tags.get("thread_name"), tags.get("thread_id")))
+    print(dict(seen))
+    assert {n for n, _ in seen["work_x"]} == {"alpha"}
+    assert {n for n, _ in seen["work_y"]} == {"beta"}
+    assert seen["work_untagged"] == {("MainThread", main_ident)}
+    (_, xid), = seen["work_x"]
+    (_, yid), = seen["work_y"]
+    assert xid and yid and xid != yid != main_ident

@@ -89,12 +89,27 @@ async def amain():
                          loop_untagged())
 
 
+def named_threads():
+    ts = [threading.Thread(target=work_x, args=(0.4,), name="alpha"),
+          threading.Thread(target=work_y, args=(0.4,), name="beta")]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    work_untagged(0.3)
+
+
 def main():
+    report = MODE == "report"
     pyroscope.configure(application_name="py.tags",
                         server_address=sys.argv[1], upload_interval=1.0,
-                        tags={"env": "test"})
+                        tags={"env": "test"}, report_thread_id=report,
+                        report_thread_name=report)
     if MODE == "threads":
         threads()
+    elif MODE == "report":
+        print(threading.get_ident())
+        named_threads()
     else:
         asyncio.run(amain())
     pyroscope.shutdown()

@@ -1,0 +1,124 @@
+"""Overhead of profiling a pure-Python CPU workload at 100 Hz.
+
+Driver:  python bench.py --ours PY [--official PY] [--rounds 5] [--seconds 3]
+Each measurement runs in a fresh interpreter (`worker` mode); modes are
+interleaved round by round and the median is reported as a ratio against the
+unprofiled run.  Uploads go to a local HTTP sink so their cost is included.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def workload(n):
+    # Pure Python: recursion, dict and list churn, string formatting.
+    def fib(k):
+        return k if k < 2 else fib(k - 1) + fib(k - 2)
+
+    acc = 0
+    for i in range(n):
+        acc += fib(18)
+        d = {j: str(j) for j in range(200)}
+        acc += sum(len(v) for v in d.values())
+        acc += len(sorted([(j * 7919) % 1000 for j in range(300)]))
+    return acc
+
+
+def worker(mode, server, iters):
+    if mode == "ours":
+        import pyroscope
+        pyroscope.configure(application_name="bench.ours",
+                            server_address=server, sample_rate=100)
+    elif mode == "official":
+        import pyroscope
+        pyroscope.configure(application_name="bench.official",
+                            server_address=server, sample_rate=100)
+    t0, c0 = time.perf_counter(), time.process_time()
+    workload(iters)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    if mode in ("ours", "official"):
+        import pyroscope
+        pyroscope.shutdown()
+    print(json.dumps({"wall": wall, "cpu": cpu}))
+
+
+class Sink(BaseHTTPRequestHandler):
+    count = 0
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Sink.count += 1
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+def calibrate(seconds):
+    n, t = 1, 0.0
+    while t < 0.2:
+        n *= 2
+        t0 = time.perf_counter()
+        workload(n)
+        t = time.perf_counter() - t0
+    return max(1, int(n * seconds / t))
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        worker(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ours", required=True, help="python with pyroscope-c")
+    ap.add_argument("--official", help="python with pyroscope-io")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    args = ap.parse_args()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    server = "http://127.0.0.1:%d" % httpd.server_address[1]
+    iters = calibrate(args.seconds)
+    modes = [("none", args.ours), ("ours", args.ours)]
+    if args.official:
+        modes.append(("official", args.official))
+    res = {m: [] for m, _ in modes}
+    env = dict(os.environ)
+    for r in range(args.rounds):
+        for m, py in modes:
+            out = subprocess.run([py, os.path.abspath(__file__), "worker", m,
+                                  server, str(iters)], capture_output=True,
+                                 text=True, env=env, timeout=600)
+            if out.returncode != 0:
+                print("%s failed:\n%s" % (m, out.stderr[-2000:]))
+                res[m].append(None)
+                continue
+            res[m].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    httpd.shutdown()
+    base_w = statistics.median(x["wall"] for x in res["none"])
+    base_c = statistics.median(x["cpu"] for x in res["none"])
+    print("workload: %d iterations, %d rounds, %d uploads received"
+          % (iters, args.rounds, Sink.count))
+    print("%-9s %10s %10s %10s %10s" % ("mode", "wall s", "wall x", "cpu s",
+                                       "cpu x"))
+    for m, _ in modes:
+        ok = [x for x in res[m] if x]
+        if not ok:
+            print("%-9s failed" % m)
+            continue
+        w = statistics.median(x["wall"] for x in ok)
+        c = statistics.median(x["cpu"] for x in ok)
+        print("%-9s %10.3f %10.3f %10.3f %10.3f" % (m, w, w / base_w, c,
+                                                    c / base_c))
+
+
+if __name__ == "__main__":
+    main()
