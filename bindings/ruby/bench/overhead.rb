@@ -62,6 +62,7 @@ iterations = [(opts[:seconds] / (probe / 20)).round, 1].max
 base = []
 prof = []
 samples = 0
+job_ns = 0
 opts[:rounds].times do
   base << Bench.run(iterations)
   Pyroscope.configure do |c|
@@ -70,9 +71,11 @@ opts[:rounds].times do
     c.sample_rate = opts[:rate]
     c.log_level = "error"
   end
-  before = Pyroscope.stats[:recorded].to_i
+  before = Pyroscope.stats
   prof << Bench.run(iterations)
-  samples += Pyroscope.stats[:recorded].to_i - before
+  after = Pyroscope.stats
+  samples += after[:recorded] - before[:recorded]
+  job_ns += after[:job_ns] - before[:job_ns]
   Pyroscope.shutdown
 end
 
@@ -87,3 +90,8 @@ puts format("ruby %s, %d Hz, %d rounds x %d iterations, %d Ruby samples recorded
             RUBY_VERSION, opts[:rate], opts[:rounds], iterations, samples)
 report("wall", base.map(&:first), prof.map(&:first))
 report("cpu", base.map(&:last), prof.map(&:last))
+# The binding's own cost, measured directly (steady even on a busy machine):
+# thread CPU time spent taking and reporting Ruby stacks in postponed jobs.
+profiled_cpu = prof.sum(&:last)
+puts format("Ruby sample jobs: %.1f us/sample, %.3f%% of the profiled rounds' CPU time",
+            samples.zero? ? 0 : job_ns / 1e3 / samples, 100.0 * job_ns / 1e9 / profiled_cpu)

@@ -20,6 +20,7 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include <ruby/debug.h>
 #include <ruby/st.h>
@@ -46,6 +47,7 @@ static uint64_t st_jobs;
 static uint64_t st_mismatched;
 static uint64_t st_recorded;
 static uint64_t st_add_failed;
+static uint64_t st_job_ns; /* thread CPU time spent in record() */
 
 #ifdef HAVE_RB_POSTPONED_JOB_PREREGISTER
 static rb_postponed_job_handle_t job_handle;
@@ -219,7 +221,17 @@ job(void *arg)
         __atomic_add_fetch(&st_mismatched, (uint64_t)w, __ATOMIC_RELAXED);
         return;
     }
-    record(w);
+    {
+        struct timespec t0, t1;
+
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        record(w);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+        __atomic_add_fetch(&st_job_ns,
+                           (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL +
+                                      (t1.tv_nsec - t0.tv_nsec)),
+                           __ATOMIC_RELAXED);
+    }
 }
 
 static int
@@ -313,6 +325,7 @@ frame_stats(VALUE self)
     STAT(h, "mismatched", st_mismatched);
     STAT(h, "recorded", st_recorded);
     STAT(h, "add_failed", st_add_failed);
+    STAT(h, "job_ns", st_job_ns);
     rb_hash_aset(h, ID2SYM(rb_intern("cached_frames")), SIZET2NUM(cache_len));
     return h;
 }
