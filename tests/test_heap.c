@@ -191,6 +191,7 @@ static int test_inuse(void)
     static void *kept[64 * 1024];
     int64_t allocated = 0, live = 0, churned = 0;
     size_t nkept = 0, i, iter;
+    double drop;
 
     /* Every 4th block stays live: a quarter of keep_alpha's bytes. */
     for (iter = 0; allocated < 64 * MB; iter++) {
@@ -207,19 +208,22 @@ static int test_inuse(void)
         n = next_size();
         free(churn_beta(n));
         churned += (int64_t)n;
-        if (iter % 256 == 255)
+        if (iter % 64 == 63)
             usleep(1000); /* let the collector keep up with the ring */
     }
     ASSERT_EQ(pyroscope_flush(p, 5000), 0);
+    /* A dropped free keeps a block "live": widen the bounds by the drops
+     * a busy machine caused (normally none). */
+    drop = 1.0 - print_stats(p);
     pyroscope_stop(p);
     printf("kept %zu blocks, %lld of %lld bytes live\n", nkept,
            (long long)live, (long long)allocated);
-    check_inuse("keep_alpha", (double)live, 0.15 * (double)live);
-    check_inuse("churn_beta", 0, 0.05 * (double)live);
+    check_inuse("keep_alpha", (double)live, (0.15 + 4 * drop) * (double)live);
+    check_inuse("churn_beta", 0, (0.05 + 8 * drop) * (double)live);
     ASSERT_NEAR((double)sum_all("keep_alpha", 1) / (double)allocated, 1.0,
-                0.1);
+                0.1 + drop);
     ASSERT_NEAR((double)sum_all("churn_beta", 1) / (double)churned, 1.0,
-                0.1);
+                0.1 + drop);
     for (i = 0; i < nkept; i++)
         free(kept[i]);
     TEST_OK("heap inuse_space of live blocks");
