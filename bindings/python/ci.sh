@@ -24,10 +24,6 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# Workaround for CORE_REQUESTS.md #1 (core's initial-exec TLS is larger than
-# glibc's static TLS surplus for dlopen()ed modules).  Harmless once fixed.
-export GLIBC_TUNABLES="glibc.rtld.optional_static_tls=16384"
-
 rm -rf "$WORK" "$HERE/build"
 mkdir -p "$WORK"
 

@@ -6,7 +6,6 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 PY="${PYTHON:-python3}"
 WORK="${TMPDIR:-/tmp}/pyroscope-python-bench"
 mkdir -p "$WORK"
-export GLIBC_TUNABLES="glibc.rtld.optional_static_tls=16384"  # CORE_REQUESTS #1
 [ -x "$WORK/ours/bin/python" ] || "$PY" -m venv "$WORK/ours"
 "$WORK/ours/bin/pip" install -q --disable-pip-version-check "$HERE/.."
 official=()
