@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
@@ -301,6 +302,30 @@ static void ensure_handler_locked(void)
         atomic_store(&g_active, 0);
 }
 
+/*
+ * A full directory scan costs ~50 us; the link count of /proc/self/task
+ * (threads + 2) costs one stat.  Scan when the count changes, and once a
+ * second anyway (a thread may have exited while another started).
+ */
+static int threads_may_have_changed(void)
+{
+    static nlink_t last;
+    static uint64_t last_full;
+    struct stat st;
+    struct timespec ts;
+    uint64_t now;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    if (stat("/proc/self/task", &st) != 0 || st.st_nlink != last ||
+        now - last_full >= 1000000000ull) {
+        last = st.st_nlink;
+        last_full = now;
+        return 1;
+    }
+    return 0;
+}
+
 void sampler_scan_threads(void)
 {
     DIR *dir;
@@ -315,11 +340,17 @@ void sampler_scan_threads(void)
         pthread_mutex_unlock(&g_threads_lock);
         return;
     }
-    dir = opendir("/proc/self/task");
-    if (!dir)
-        return;
     pthread_mutex_lock(&g_threads_lock);
     ensure_handler_locked();
+    if (g_nthreads && !threads_may_have_changed()) {
+        pthread_mutex_unlock(&g_threads_lock);
+        return;
+    }
+    dir = opendir("/proc/self/task");
+    if (!dir) {
+        pthread_mutex_unlock(&g_threads_lock);
+        return;
+    }
     for (i = 0; i < g_nthreads; i++)
         g_threads[i].seen = 0;
     while ((de = readdir(dir)) != NULL) {
