@@ -30,7 +30,7 @@ trap 'rm -rf "$BUILD"' EXIT
 
 echo "::: ruby: in-place build (ruby extconf.rb && make)"
 (cd ext/pyroscope && make clean >/dev/null 2>&1 || true
- PYROSCOPE_CORE_BUILD="$BUILD/core" ruby extconf.rb >"$BUILD/extconf.log" 2>&1 \
+ ruby extconf.rb >"$BUILD/extconf.log" 2>&1 \
      || { cat "$BUILD/extconf.log"; exit 1; }
  make -j2 >"$BUILD/make.log" 2>&1 || { cat "$BUILD/make.log"; exit 1; })
 

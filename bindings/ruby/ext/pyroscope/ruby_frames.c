@@ -161,8 +161,11 @@ current_tags(void)
     VALUE h = rb_thread_local_aref(rb_thread_current(), rbpyro_id_tags_key);
 
     /* No fiber-switch hook exists, so the thread scope (used for native
-     * samples) may still hold another fiber's tags: refresh it here. */
-    if (rbpyro_sync_thread_scope_if_stale(RB_TYPE_P(h, T_HASH) ? h : Qnil))
+     * samples) may still hold another fiber's tags: refresh it here.  Only
+     * towards a fiber that has tags: a fiber without any (say, one that has
+     * just started) leaves the scope as it is, so a tag_wrapper entered next
+     * still sees the enclosing tags as the ones to hand back on exit. */
+    if (RB_TYPE_P(h, T_HASH) && rbpyro_sync_thread_scope_if_stale(h))
         rb_funcall(rb_thread_current(), rb_intern("thread_variable_set"), 2,
                    ID2SYM(rb_intern(RBPYRO_SYNCED_KEY)), h);
     if (!RB_TYPE_P(h, T_HASH))
