@@ -93,15 +93,16 @@ def ingest():
     srv.close()
 
 
-def run_workload(name, *args, timeout=180):
+def run_workload(name, *args, timeout=180, env_extra=None, expect_rc=0):
     """Run tests/workloads/<name>.py in a fresh interpreter."""
     env = dict(os.environ)
+    env.update(env_extra or {})
     env["PYTHONPATH"] = HERE + os.pathsep + env.get("PYTHONPATH", "")
     p = subprocess.run([sys.executable, os.path.join(HERE, "workloads",
                                                      name + ".py")]
                        + [str(a) for a in args],
                        capture_output=True, text=True, timeout=timeout,
                        env=env, cwd=HERE)
-    assert p.returncode == 0, "workload %s failed (%d):\n%s\n%s" % (
+    assert p.returncode == expect_rc, "workload %s: rc %d:\n%s\n%s" % (
         name, p.returncode, p.stdout, p.stderr)
-    return p.stdout
+    return p.stdout if expect_rc == 0 else p

@@ -43,3 +43,12 @@ def test_dynamic_code():
          {"ds": _native.debug_stack}, ns)
     st = ns["dyn"]()
     assert st[0] == ("dyn", "<dyn>", 2)
+
+
+def test_fault_guard_reads():
+    import ctypes
+    x = ctypes.c_long(0x1234)
+    assert _native.debug_probe(ctypes.addressof(x)) is True
+    assert _native.debug_probe(8192) is False          # unmapped, aligned
+    assert _native.debug_probe(1 << 46) is False       # far beyond the heap
+    assert _native.read_mode() == "guarded"

@@ -54,3 +54,14 @@ def test_fork_stop_leaves_children_unprofiled(ingest):
     print(pids, dict(got))
     assert not got["fork_child_work"] and not got["mp_child_work"]
     assert sum(got["parent_after"].values()) >= 20
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("mode", ["plain", "faulthandler"])
+def test_real_segfault_still_crashes(ingest, mode):
+    p = run_workload("crash", ingest.address, mode, expect_rc=-11)
+    assert "crashing" in p.stdout and "survived" not in p.stdout
+    if mode == "faulthandler":
+        assert "Segmentation fault" in p.stderr

@@ -1,8 +1,12 @@
+import pytest
+
 from conftest import run_workload
 
 
-def test_75_25_split_recovered(ingest):
-    run_workload("split", ingest.address, 4.0)
+@pytest.mark.parametrize("reads", ["guarded", "syscall"])
+def test_75_25_split_recovered(ingest, reads):
+    run_workload("split", ingest.address, 4.0,
+                 env_extra={"PYROSCOPE_PYTHON_SAFE_READS": reads})
     assert ingest.uploads, "nothing uploaded"
     q = ingest.uploads[0].query
     assert q["spyName"] == "pyroscope-python"

@@ -14,15 +14,24 @@
  *      copying for each frame only (code object address, instruction offset)
  *      plus a 32-bit fingerprint of the code object (file/name pointers and
  *      first line).
- *   Every memory access of the walk goes through process_vm_readv() on our
- *   own pid (a syscall, async-signal-safe).  A pointer that is stale - a
- *   frame popped or freed half-way through an update the signal
- *   interrupted, a data-stack chunk that was unmapped, a thread state being
- *   torn down - makes the read fail with EFAULT instead of crashing, and the
- *   walk stops there.  The chain walked is the sampled thread's own, which
- *   cannot change while that thread sits in the handler, so the common case
- *   is an exact stack.  The handler never touches a reference count, never
- *   allocates and never takes a lock.
+ *   Memory is read so that a bad pointer cannot crash the process.  A
+ *   pointer can be stale when the signal lands half-way through a frame
+ *   push/pop the compiler reordered, when a data-stack chunk was just
+ *   unmapped, or when the thread state is being torn down.  Two readers:
+ *   - guarded direct reads (default): plain loads with a SIGSEGV/SIGBUS
+ *     handler armed; a fault on the address being read siglongjmps back to
+ *     pyf_capture(), which keeps the frames gathered so far.  Faults
+ *     elsewhere go to the previous handler / default action unchanged.
+ *   - process_vm_readv() on our own pid (if the guard cannot be installed,
+ *     or PYROSCOPE_PYTHON_SAFE_READS=syscall): a syscall that returns EFAULT.
+ *   Either way the walk stops at the first unreadable pointer and values
+ *   read are validated (code object type, refcount range) before use.
+ *   The chain walked is the sampled thread's own, which cannot change while
+ *   that thread sits in the handler, so the common case is an exact stack.
+ *   The handler never touches a reference count, never allocates and never
+ *   takes a lock.  (On 3.12+ PyGILState_Check reads libpython's _Py_tss_tstate
+ *   through __tls_get_addr; the thread has a Python thread state, so it has
+ *   touched that TLS before and the call does not allocate.)
  *
  * symbolize (on the core's collector thread, later, WITHOUT the GIL):
  *   The code object may have died between capture and now, and its memory
@@ -56,6 +65,8 @@
 #define _GNU_SOURCE
 #endif
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +93,100 @@ static int safe_read(void *dst, uintptr_t src, size_t n)
         return -1;
     struct iovec l = {dst, n}, r = {(void *)src, n};
     return process_vm_readv(g_pid, &l, 1, &r, 1, 0) == (ssize_t)n ? 0 : -1;
+}
+
+/* Guarded direct reads, for the signal handler.  process_vm_readv costs
+ * ~1-3 us per call (much more under nested virtualization), i.e. several us
+ * per frame; a plain load costs nanoseconds.  So in the handler we read
+ * memory directly, with a SIGSEGV/SIGBUS handler armed: if the fault address
+ * is the one this thread is reading inside a walk, the handler siglongjmps
+ * back into pyf_capture(), which returns the frames gathered so far.  Any
+ * other fault is passed to the previous handler (or the default action). */
+typedef struct walk_guard {
+    sigjmp_buf *jmp;
+    uintptr_t lo, hi; /* the read in progress */
+} walk_guard;
+static __thread walk_guard t_guard __attribute__((tls_model("initial-exec")));
+static struct sigaction g_prev_segv, g_prev_bus;
+static int g_guard_installed;
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    walk_guard *g = &t_guard;
+    uintptr_t a = (uintptr_t)si->si_addr;
+    if (g->jmp && a >= g->lo && a < g->hi) {
+        sigjmp_buf *j = g->jmp;
+        g->jmp = NULL;
+        siglongjmp(*j, 1);
+    }
+    struct sigaction *prev = sig == SIGBUS ? &g_prev_bus : &g_prev_segv;
+    if ((prev->sa_flags & SA_SIGINFO) && prev->sa_sigaction) {
+        prev->sa_sigaction(sig, si, uc);
+        return;
+    }
+    if (!(prev->sa_flags & SA_SIGINFO) && prev->sa_handler != SIG_DFL &&
+        prev->sa_handler != SIG_IGN) {
+        prev->sa_handler(sig);
+        return;
+    }
+    /* Default action: reinstall it; the faulting instruction re-executes
+     * and the process dies of the original signal, core dump included. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, NULL);
+}
+
+static int direct_read(void *dst, uintptr_t src, size_t n)
+{
+    if (src < 4096 || (src & 7))
+        return -1;
+    t_guard.lo = src;
+    t_guard.hi = src + n;
+    memcpy(dst, (const void *)src, n);
+    return 0;
+}
+
+int pyf_install_guard(void)
+{
+    if (g_guard_installed)
+        return 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, &g_prev_segv) != 0)
+        return -1;
+    if (sigaction(SIGBUS, &sa, &g_prev_bus) != 0) {
+        sigaction(SIGSEGV, &g_prev_segv, NULL);
+        return -1;
+    }
+    g_guard_installed = 1;
+    return 0;
+}
+
+int pyf_guarded(void) { return g_guard_installed; }
+
+/* Test hook: a guarded direct read of `addr`; -1 if it faulted. */
+int pyf_debug_probe(uintptr_t addr)
+{
+    volatile int ok = -1;
+    uint64_t v;
+    sigjmp_buf env;
+    if (!g_guard_installed || t_guard.jmp)
+        return -2;
+    if (sigsetjmp(env, 0) == 0) {
+        t_guard.jmp = &env;
+        t_guard.lo = addr;
+        t_guard.hi = addr + sizeof v;
+        memcpy(&v, (const void *)addr, sizeof v);
+        __asm__ volatile("" : : "r"(v) : "memory");
+        ok = 0;
+    }
+    t_guard.jmp = NULL;
+    return ok;
 }
 
 static void atfork_child(void)
@@ -149,33 +254,33 @@ static int code_plausible(const PyCodeObject *c)
            rc < ((Py_ssize_t)1 << 40);
 }
 
-static uintptr_t current_frame(PyThreadState *ts)
+typedef int (*reader_fn)(void *dst, uintptr_t src, size_t n);
+
+static uintptr_t current_frame(PyThreadState *ts, reader_fn rd)
 {
     uintptr_t fr = 0;
 #if PY_VERSION_HEX >= 0x030D0000
-    safe_read(&fr, (uintptr_t)&ts->current_frame, sizeof fr);
+    if (rd(&fr, (uintptr_t)&ts->current_frame, sizeof fr) != 0)
+        return 0;
 #elif PY_VERSION_HEX >= 0x030B0000
     uintptr_t cf = 0;
-    if (safe_read(&cf, (uintptr_t)&ts->cframe, sizeof cf) == 0 && cf)
-        safe_read(&fr, cf + offsetof(_PyCFrame, current_frame), sizeof fr);
+    if (rd(&cf, (uintptr_t)&ts->cframe, sizeof cf) != 0 || !cf ||
+        rd(&fr, cf + offsetof(_PyCFrame, current_frame), sizeof fr) != 0)
+        return 0;
 #else
-    safe_read(&fr, (uintptr_t)&ts->frame, sizeof fr);
+    if (rd(&fr, (uintptr_t)&ts->frame, sizeof fr) != 0)
+        return 0;
 #endif
     return fr;
 }
 
-int pyf_capture(uint64_t *words, int max, int gil_only)
+/* Walk the frame chain of `ts` with reader `rd`; *n counts frames written
+ * (volatile: it must be right after a siglongjmp out of a faulting read). */
+static void walk(PyThreadState *ts, uint64_t *words, int max, reader_fn rd,
+                 volatile int *n)
 {
-    if (!g_ready)
-        return 0;
-    PyThreadState *ts = PyGILState_GetThisThreadState();
-    if (ts == NULL)
-        return 0;
-    if (gil_only && !PyGILState_Check())
-        return PYF_DROP;
-
-    uintptr_t fr = current_frame(ts);
-    int n = 0, guard = 0;
+    uintptr_t fr = current_frame(ts, rd);
+    int guard = 0;
     union {
         frame_t f;
         char raw[FRAME_COPY];
@@ -184,8 +289,8 @@ int pyf_capture(uint64_t *words, int max, int gil_only)
         PyCodeObject c;
         char raw[CODE_COPY];
     } cb;
-    while (fr && n < max && guard++ < 4096) {
-        if (safe_read(&fb, fr, FRAME_COPY) != 0)
+    while (fr && *n < max && guard++ < 4096) {
+        if (rd(&fb, fr, FRAME_COPY) != 0)
             break;
         frame_t *f = &fb.f;
         uintptr_t code, next;
@@ -216,7 +321,7 @@ int pyf_capture(uint64_t *words, int max, int gil_only)
         off = f->f_lasti;
 #endif
 #endif
-        if (safe_read(&cb, code, CODE_COPY) != 0 || !code_plausible(&cb.c)) {
+        if (rd(&cb, code, CODE_COPY) != 0 || !code_plausible(&cb.c)) {
             fr = next;
             continue;
         }
@@ -230,11 +335,34 @@ int pyf_capture(uint64_t *words, int max, int gil_only)
 #endif
         if (off < 0 || off > 0x7fffffff)
             off = 0xffffffff;
-        words[2 * n] = code;
-        words[2 * n + 1] = ((uint64_t)fingerprint(&cb.c) << 32) |
+        int i = *n;
+        words[2 * i] = code;
+        words[2 * i + 1] = ((uint64_t)fingerprint(&cb.c) << 32) |
                            (uint64_t)(uint32_t)off;
-        n++;
+        *n = i + 1;
         fr = next;
+    }
+}
+
+int pyf_capture(uint64_t *words, int max, int gil_only)
+{
+    if (!g_ready)
+        return 0;
+    PyThreadState *ts = PyGILState_GetThisThreadState();
+    if (ts == NULL)
+        return 0;
+    if (gil_only && !PyGILState_Check())
+        return PYF_DROP;
+    volatile int n = 0;
+    if (g_guard_installed && !t_guard.jmp) {
+        sigjmp_buf env;
+        if (sigsetjmp(env, 0) == 0) {
+            t_guard.jmp = &env;
+            walk(ts, words, max, direct_read, &n);
+        }
+        t_guard.jmp = NULL;
+    } else {
+        walk(ts, words, max, safe_read, &n);
     }
     return n;
 }

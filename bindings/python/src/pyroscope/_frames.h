@@ -17,6 +17,13 @@
  * memory reader is unavailable (then capture always returns 0). */
 int pyf_init(void);
 
+/* Arm the SIGSEGV/SIGBUS guard that lets the signal handler read memory
+ * directly (see _frames.c).  Without it every read is a process_vm_readv.
+ * Returns 0 or -1. */
+int pyf_install_guard(void);
+int pyf_guarded(void);
+int pyf_debug_probe(uintptr_t addr);
+
 /* 1 when process_vm_readv works in this process (safe reads enabled). */
 int pyf_safe_reads(void);
 

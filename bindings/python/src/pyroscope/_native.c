@@ -208,6 +208,10 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     if (PyErr_Occurred())
         goto fail;
 
+    const char *mode = getenv("PYROSCOPE_PYTHON_SAFE_READS");
+    if (!(mode && strcmp(mode, "syscall") == 0))
+        pyf_install_guard(); /* else / on failure: process_vm_readv */
+
     pyroscope *p = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
@@ -440,6 +444,26 @@ static PyObject *py_debug_stack(PyObject *self, PyObject *noargs)
     return out;
 }
 
+static PyObject *py_read_mode(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    return PyUnicode_FromString(pyf_guarded() ? "guarded" : "syscall");
+}
+
+static PyObject *py_debug_probe(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    unsigned long long a = PyLong_AsUnsignedLongLong(arg);
+    if (a == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    if (!pyf_guarded() && pyf_install_guard() != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot install fault guard");
+        return NULL;
+    }
+    return PyBool_FromLong(pyf_debug_probe((uintptr_t)a) == 0);
+}
+
 static PyObject *py_set_roots(PyObject *self, PyObject *roots)
 {
     (void)self;
@@ -482,6 +506,8 @@ static PyMethodDef methods[] = {
     {"stats", py_stats, METH_NOARGS, NULL},
     {"debug_stack", py_debug_stack, METH_NOARGS, NULL},
     {"set_roots", py_set_roots, METH_O, NULL},
+    {"read_mode", py_read_mode, METH_NOARGS, NULL},
+    {"debug_probe", py_debug_probe, METH_O, NULL},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_native",
