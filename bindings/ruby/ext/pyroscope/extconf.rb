@@ -38,6 +38,10 @@ def build_core(src)
   build = File.expand_path(ENV["PYROSCOPE_CORE_BUILD"] || "pyroscope-core-build")
   if ENV["PYROSCOPE_CORE_BUILD"].nil? || Dir.glob("#{build}/**/libpyroscope.a").empty?
     find_executable("cmake") or abort "pyroscope: cmake is required to build the C core"
+    cache = File.join(build, "CMakeCache.txt")
+    if File.file?(cache) && !File.read(cache).include?("CMAKE_HOME_DIRECTORY:INTERNAL=#{src}\n")
+      FileUtils.rm_rf(build) # configured for another source tree
+    end
     run!("cmake", "-S", src, "-B", build,
          "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
          "-DPYROSCOPE_BUILD_TESTS=OFF",
