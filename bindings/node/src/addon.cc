@@ -454,7 +454,10 @@ napi_value Start(napi_env env, napi_callback_info info) {
     cfg.tenant_id = tenant.empty() ? nullptr : tenant.c_str();
     cfg.http_headers = cheaders.empty() ? nullptr : cheaders.data();
     cfg.http_headers_count = cheaders.size();
-    cfg.profile_types = PYROSCOPE_PROFILE_CPU;
+    // V8's CpuProfiler supplies the JavaScript samples; the core's own
+    // timers are only needed when native stacks of other threads are wanted.
+    cfg.profile_types = g_native_threads ? PYROSCOPE_PROFILE_CPU
+                                         : PYROSCOPE_PROFILE_CPU_EXTERNAL;
     if (level >= 0) cfg.log_level = (int)level;
     cfg.spy_name = "pyroscope-nodejs";
     cfg.stop_timeout_ms = (int)stop_ms;
@@ -493,7 +496,7 @@ napi_value Start(napi_env env, napi_callback_info info) {
     prov.capture = capture_deferred;
     prov.symbolize = symbolize_none;
     prov.native_frames = 0;
-    rc = pyroscope_set_frame_provider(p, &prov);
+    rc = g_native_threads ? pyroscope_set_frame_provider(p, &prov) : 0;
     if (rc != 0) {
         pyroscope_stop(p);
         throw_core_error(env, rc, "pyroscope_set_frame_provider");
