@@ -99,6 +99,8 @@ static void *collector_main(void *arg)
     int flush;
 
     sampler_exclude_self();
+    /* Only this thread uses p->syms: no lock needed to fill it. */
+    symbols_prewarm(p->syms);
     pthread_mutex_lock(&p->lock);
     while (!p->stopping) {
         wait_tick_locked(p);

@@ -217,3 +217,12 @@ const char *elfsyms_lookup(elfsyms *e, uint64_t pc)
     }
     return NULL;
 }
+
+void elfsyms_prewarm(elfsyms *e)
+{
+    size_t i;
+
+    for (i = 0; i < e->nobjs; i++)
+        if (!e->objs[i].loaded)
+            load(&e->objs[i]);
+}

@@ -12,5 +12,8 @@ void elfsyms_free(elfsyms *e);
 /* Name of the function containing pc (raw, not demangled), or NULL.
  * Valid until elfsyms_free(). */
 const char *elfsyms_lookup(elfsyms *e, uint64_t pc);
+/* Read the symbol tables of every loaded object now rather than on first
+ * lookup (keeps the first export short). */
+void elfsyms_prewarm(elfsyms *e);
 
 #endif

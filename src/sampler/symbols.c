@@ -234,3 +234,9 @@ const char *symbols_function(symbols *s, uint64_t pc)
     map_put(&s->name_index, pc | 0x8000000000000000ull, name ? s->nnames : 0);
     return name;
 }
+
+void symbols_prewarm(symbols *s)
+{
+    if (s->elf)
+        elfsyms_prewarm(s->elf);
+}

@@ -19,5 +19,7 @@ void symbols_free(symbols *s);
 const sym_mapping *symbols_mapping(symbols *s, uint64_t pc);
 /* Function name at pc, demangled when possible, or NULL.  Cached. */
 const char *symbols_function(symbols *s, uint64_t pc);
+/* Load symbol tables up front; called on the collector thread. */
+void symbols_prewarm(symbols *s);
 
 #endif
