@@ -40,8 +40,17 @@ typedef struct real_fns {
     void *(*pvalloc)(size_t);
 } real_fns;
 
+/*
+ * What every call reads, in one cache line: the mode, and for free a
+ * summary of the sampled-address set (bit i: word i of the bitmap below
+ * is non-zero) that rejects most frees without touching another line.
+ */
+static struct {
+    _Alignas(64) atomic_int mode; /* enum hook_mode */
+    atomic_uint_fast64_t summary;
+} g_hot;
+
 static real_fns g_real;
-static atomic_int g_mode; /* enum hook_mode */
 static hook_ring g_hr;
 
 /*
@@ -122,12 +131,12 @@ static int resolve(void)
 {
     int expected = HOOK_BOOT;
 
-    if (atomic_load(&g_mode) >= HOOK_OFF)
+    if (atomic_load(&g_hot.mode) >= HOOK_OFF)
         return 1;
-    if (!atomic_compare_exchange_strong(&g_mode, &expected, HOOK_RESOLVING))
-        return atomic_load(&g_mode) >= HOOK_OFF;
+    if (!atomic_compare_exchange_strong(&g_hot.mode, &expected, HOOK_RESOLVING))
+        return atomic_load(&g_hot.mode) >= HOOK_OFF;
     resolve_all();
-    atomic_store(&g_mode, HOOK_OFF);
+    atomic_store(&g_hot.mode, HOOK_OFF);
     return 1;
 }
 
@@ -144,9 +153,9 @@ __attribute__((constructor)) static void malloc_hooks_init(void)
  * reads one cache line, and a delete can simply zero its slot because
  * nothing probes past the bucket.  A full bucket refuses the sample
  * (counted) instead of growing: the set never allocates.  Every free
- * first tests its bucket's bit in a 512-byte bitmap of non-empty buckets,
- * small enough to stay in L1 (the 256 KiB of buckets, or even 4 KiB of
- * counts, cost a cache miss per free in a malloc-heavy loop).
+ * first tests g_hot.summary, then its bucket's bit in a 512-byte bitmap of
+ * non-empty buckets: the 256 KiB of buckets, or even 4 KiB of counts, cost
+ * a cache miss per free in a malloc-heavy loop.
  */
 #define SET_BUCKETS 4096
 #define SET_WAYS 8
@@ -175,6 +184,7 @@ static int set_insert(uintptr_t a)
         if (atomic_compare_exchange_strong(&g_set[b].slot[i], &zero, a)) {
             atomic_fetch_add(&g_set_used[b], 1);
             atomic_fetch_or(&g_set_bits[b / 64], 1ull << (b % 64));
+            atomic_fetch_or(&g_hot.summary, 1ull << (b / 64));
             return 1;
         }
     }
@@ -184,16 +194,22 @@ static int set_insert(uintptr_t a)
 
 /*
  * The bucket emptied: clear its bit, unless an insert raced in.  Clearing
- * and then re-reading the count (both seq_cst) guarantees the bit is set
- * again whenever an insert's count increment is not seen here.
+ * and then re-reading the count (all seq_cst) guarantees the bit is set
+ * again whenever an insert's count increment is not seen here; the same
+ * goes one level up for the summary bit and the bitmap word.
  */
 static void set_bit_drop(size_t b)
 {
-    uint64_t bit = 1ull << (b % 64);
+    uint64_t bit = 1ull << (b % 64), word = 1ull << (b / 64);
 
     atomic_fetch_and(&g_set_bits[b / 64], ~bit);
     if (atomic_load(&g_set_used[b]) != 0)
         atomic_fetch_or(&g_set_bits[b / 64], bit);
+    if (atomic_load(&g_set_bits[b / 64]) != 0)
+        return;
+    atomic_fetch_and(&g_hot.summary, ~word);
+    if (atomic_load(&g_set_bits[b / 64]) != 0)
+        atomic_fetch_or(&g_hot.summary, word);
 }
 
 static NOINLINE int set_remove_slow(uintptr_t a, size_t b)
@@ -218,6 +234,9 @@ static inline __attribute__((always_inline)) int set_remove(uintptr_t a)
 {
     size_t b = set_index(a);
 
+    if (!(atomic_load_explicit(&g_hot.summary, memory_order_relaxed) &
+          (1ull << (b / 64))))
+        return 0;
     if (!(atomic_load_explicit(&g_set_bits[b / 64], memory_order_relaxed) &
           (1ull << (b % 64))))
         return 0;
@@ -235,6 +254,7 @@ static void set_clear(void)
     }
     for (i = 0; i < SET_BUCKETS / 64; i++)
         atomic_store_explicit(&g_set_bits[i], 0, memory_order_relaxed);
+    atomic_store(&g_hot.summary, 0);
 }
 
 uint64_t malloc_hooks_set_full(void)
@@ -308,7 +328,7 @@ static inline __attribute__((always_inline)) void note_free(void *p)
 
 static int mode(void)
 {
-    return atomic_load_explicit(&g_mode, memory_order_acquire);
+    return atomic_load_explicit(&g_hot.mode, memory_order_acquire);
 }
 
 /* ---- the interposed functions ---- */
@@ -500,14 +520,14 @@ void malloc_hooks_enable(ring *r, size_t interval)
     if (atomic_fetch_add(&g_generation, 1) == -1)
         atomic_fetch_add(&g_generation, 1);
     hook_ring_attach(&g_hr, r);
-    atomic_store(&g_mode, HOOK_ON);
+    atomic_store(&g_hot.mode, HOOK_ON);
 }
 
 void malloc_hooks_disable(void)
 {
     int on = HOOK_ON;
 
-    atomic_compare_exchange_strong(&g_mode, &on, HOOK_OFF);
+    atomic_compare_exchange_strong(&g_hot.mode, &on, HOOK_OFF);
     hook_ring_detach(&g_hr);
 }
 
