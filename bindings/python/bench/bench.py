@@ -79,8 +79,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ours", required=True, help="python with pyroscope-c")
     ap.add_argument("--official", help="python with pyroscope-io")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--seconds", type=float, default=1.5)
     args = ap.parse_args()
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
@@ -93,7 +93,8 @@ def main():
     res = {m: [] for m, _ in modes}
     env = dict(os.environ)
     for r in range(args.rounds):
-        for m, py in modes:
+        order = modes if r % 2 == 0 else modes[::-1]
+        for m, py in order:
             out = subprocess.run([py, os.path.abspath(__file__), "worker", m,
                                   server, str(iters)], capture_output=True,
                                  text=True, env=env, timeout=600)
@@ -103,22 +104,22 @@ def main():
                 continue
             res[m].append(json.loads(out.stdout.strip().splitlines()[-1]))
     httpd.shutdown()
-    base_w = statistics.median(x["wall"] for x in res["none"])
-    base_c = statistics.median(x["cpu"] for x in res["none"])
-    print("workload: %d iterations, %d rounds, %d uploads received"
-          % (iters, args.rounds, Sink.count))
-    print("%-9s %10s %10s %10s %10s" % ("mode", "wall s", "wall x", "cpu s",
-                                       "cpu x"))
+    print("workload: %d iterations (~%.1f s), %d rounds, %d uploads received"
+          % (iters, args.seconds, args.rounds, Sink.count))
+    print("ratios are medians over rounds of (mode / unprofiled run of the "
+          "same round)")
+    print("%-9s %9s %9s %9s %9s" % ("mode", "wall s", "wall x", "cpu s",
+                                    "cpu x"))
     for m, _ in modes:
-        ok = [x for x in res[m] if x]
-        if not ok:
+        pairs = [(x, b) for x, b in zip(res[m], res["none"]) if x and b]
+        if not pairs:
             print("%-9s failed" % m)
             continue
-        w = statistics.median(x["wall"] for x in ok)
-        c = statistics.median(x["cpu"] for x in ok)
-        print("%-9s %10.3f %10.3f %10.3f %10.3f" % (m, w, w / base_w, c,
-                                                    c / base_c))
-
+        w = statistics.median(x["wall"] for x, _ in pairs)
+        c = statistics.median(x["cpu"] for x, _ in pairs)
+        wx = statistics.median(x["wall"] / b["wall"] for x, b in pairs)
+        cx = statistics.median(x["cpu"] / b["cpu"] for x, b in pairs)
+        print("%-9s %9.3f %9.3f %9.3f %9.3f" % (m, w, wx, c, cx))
 
 if __name__ == "__main__":
     main()
