@@ -127,9 +127,17 @@ static uint64_t native_location(pyroscope *p, pprof_builder *b, uint64_t pc,
     if (m)
         mid = pprof_mapping(b, m->start, m->limit, m->offset, m->path,
                             m->build_id, 1);
+    const char *file = NULL;
+    int line = 0;
+    uint64_t at = leaf ? pc : pc - 1;
+
     /* A return address points past the call: look up the call itself. */
-    fn = symbols_function(p->syms, leaf ? pc : pc - 1);
-    return pprof_location(b, pc, mid, pc, fn, NULL, 0);
+    fn = symbols_function(p->syms, at);
+    if (fn && symbols_line(p->syms, at, &file, &line) != 0) {
+        file = NULL;
+        line = 0;
+    }
+    return pprof_location(b, pc, mid, pc, fn, file, line);
 }
 
 static size_t stack_locations(pyroscope *p, pprof_builder *b,

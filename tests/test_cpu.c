@@ -66,6 +66,12 @@ int main(int argc, char **argv)
         ASSERT(si == 0 && ci == 1);
         ASSERT_EQ(prof->period, 1000000000 / rate);
         ASSERT_STR_EQ(pb_string(prof, prof->period_type->type), "cpu");
+        /* Native frames carry file and line from the DWARF line table. */
+        if (pb_sum_with(prof, si, "work_alpha") > 0) {
+            const char *file = pb_function_file(prof, "work_alpha");
+            ASSERT(file && strstr(file, "support/workload.c"));
+            ASSERT(pb_max_line(prof, "work_alpha") > 10);
+        }
         alpha += pb_sum_with(prof, si, "work_alpha");
         beta += pb_sum_with(prof, si, "work_beta");
         total += pb_sum(prof, si);

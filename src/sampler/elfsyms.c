@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../common/util.h"
+#include "dwarf_line.h"
 
 typedef struct fsym {
     uint64_t start, size;
@@ -24,6 +25,7 @@ typedef struct object {
     size_t image_len;
     fsym *syms;
     size_t nsyms;
+    dwarf_lines *lines; /* NULL without .debug_line */
 } object;
 
 struct elfsyms {
@@ -73,6 +75,7 @@ static void free_objects(elfsyms *e)
     for (i = 0; i < e->nobjs; i++) {
         free(e->objs[i].path);
         free(e->objs[i].syms);
+        dwarf_lines_free(e->objs[i].lines);
         if (e->objs[i].image)
             munmap(e->objs[i].image, e->objs[i].image_len);
     }
@@ -177,6 +180,7 @@ static void load(object *o)
         o->nsyms = read_symtab(o, eh, SHT_DYNSYM);
     }
     qsort(o->syms, o->nsyms, sizeof(*o->syms), sym_cmp);
+    o->lines = dwarf_lines_load(o->image, o->image_len);
 }
 
 static const char *find(const object *o, uint64_t addr)
@@ -199,7 +203,8 @@ static const char *find(const object *o, uint64_t addr)
     return o->syms[lo].name;
 }
 
-const char *elfsyms_lookup(elfsyms *e, uint64_t pc)
+/* The loaded object containing pc, or NULL. */
+static object *object_of(elfsyms *e, uint64_t pc)
 {
     size_t i;
     int again;
@@ -211,11 +216,27 @@ const char *elfsyms_lookup(elfsyms *e, uint64_t pc)
                 continue;
             if (!o->loaded)
                 load(o);
-            return find(o, pc - o->bias);
+            return o;
         }
         refresh(e); /* maybe dlopen'd since */
     }
     return NULL;
+}
+
+const char *elfsyms_lookup(elfsyms *e, uint64_t pc)
+{
+    object *o = object_of(e, pc);
+
+    return o ? find(o, pc - o->bias) : NULL;
+}
+
+int elfsyms_line(elfsyms *e, uint64_t pc, const char **file, int *line)
+{
+    object *o = object_of(e, pc);
+
+    if (!o || !o->lines)
+        return -1;
+    return dwarf_lines_lookup(o->lines, pc - o->bias, file, line);
 }
 
 void elfsyms_prewarm(elfsyms *e)

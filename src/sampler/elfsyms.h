@@ -12,6 +12,9 @@ void elfsyms_free(elfsyms *e);
 /* Name of the function containing pc (raw, not demangled), or NULL.
  * Valid until elfsyms_free(). */
 const char *elfsyms_lookup(elfsyms *e, uint64_t pc);
+/* Source file and line of pc from the object's DWARF line table; 0, or -1
+ * without debug info.  *file is valid until elfsyms_free(). */
+int elfsyms_line(elfsyms *e, uint64_t pc, const char **file, int *line);
 /* Read the symbol tables of every loaded object now rather than on first
  * lookup (keeps the first export short). */
 void elfsyms_prewarm(elfsyms *e);

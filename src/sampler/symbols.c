@@ -240,3 +240,8 @@ void symbols_prewarm(symbols *s)
     if (s->elf)
         elfsyms_prewarm(s->elf);
 }
+
+int symbols_line(symbols *s, uint64_t pc, const char **file, int *line)
+{
+    return s->elf ? elfsyms_line(s->elf, pc, file, line) : -1;
+}

@@ -19,6 +19,9 @@ void symbols_free(symbols *s);
 const sym_mapping *symbols_mapping(symbols *s, uint64_t pc);
 /* Function name at pc, demangled when possible, or NULL.  Cached. */
 const char *symbols_function(symbols *s, uint64_t pc);
+/* File and line of pc where debug info allows; 0 or -1.  *file is valid
+ * until symbols_free(). */
+int symbols_line(symbols *s, uint64_t pc, const char **file, int *line);
 /* Load symbol tables up front; called on the collector thread. */
 void symbols_prewarm(symbols *s);
 

@@ -216,3 +216,28 @@ const char *pb_leaf(const pb_profile *p, size_t i)
         return NULL;
     return func_name(p, l->line[0]->function_id);
 }
+
+const char *pb_function_file(const pb_profile *p, const char *fn)
+{
+    size_t i;
+
+    for (i = 0; i < p->n_function; i++)
+        if (strcmp(pb_string(p, p->function[i]->name), fn) == 0)
+            return pb_string(p, p->function[i]->filename);
+    return NULL;
+}
+
+int64_t pb_max_line(const pb_profile *p, const char *fn)
+{
+    int64_t best = 0;
+    size_t i, j;
+
+    for (i = 0; i < p->n_location; i++)
+        for (j = 0; j < p->location[i]->n_line; j++) {
+            const Perftools__Profiles__Line *l = p->location[i]->line[j];
+            const char *n = func_name(p, l->function_id);
+            if (n && strcmp(n, fn) == 0 && l->line > best)
+                best = l->line;
+        }
+    return best;
+}

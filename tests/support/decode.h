@@ -26,6 +26,11 @@ int64_t pb_sum(const pb_profile *p, int vi);
 /* Name of the leaf function of sample i (or NULL). */
 const char *pb_leaf(const pb_profile *p, size_t i);
 
+/* Source file of function `fn` (first match), or NULL. */
+const char *pb_function_file(const pb_profile *p, const char *fn);
+/* Largest line number among locations in `fn` (0: none). */
+int64_t pb_max_line(const pb_profile *p, const char *fn);
+
 /* Read a whole file; malloc'd. */
 unsigned char *read_file(const char *path, size_t *len);
 
