@@ -15,7 +15,7 @@ require "pyroscope/pyroscope_ext"
 # The public surface follows the official `pyroscope` gem.
 module Pyroscope
   LOG_LEVELS = {
-    "none" => 0, "off" => 0, "error" => 1, "warn" => 2, "warning" => 2,
+    "none" => -1, "off" => -1, "error" => 1, "warn" => 2, "warning" => 2,
     "info" => 3, "debug" => 4, "trace" => 4
   }.freeze
 
@@ -323,7 +323,7 @@ module Pyroscope
     end
 
     def log_level(level)
-      return level if level.is_a?(Integer) && level.between?(0, 4)
+      return level if level.is_a?(Integer) && level.between?(-1, 4)
 
       LOG_LEVELS.fetch(level.to_s.downcase) do
         raise ArgumentError,
