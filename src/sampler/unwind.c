@@ -7,6 +7,31 @@
 
 static int unwind_cursor(void *ucontext, uint64_t *pcs, int max);
 
+/*
+ * ThreadSanitizer builds walk with the cursor only: libunwind's trace cache
+ * frees itself in a thread-exit destructor that takes a mutex after TSan has
+ * torn the thread down.
+ */
+#ifdef PYROSCOPE_CURSOR_UNWIND
+#define unw_backtrace cursor_backtrace
+static int cursor_backtrace(void **buf, int size)
+{
+    unw_context_t ctx;
+    unw_cursor_t cursor;
+    unw_word_t ip;
+    int n = 0;
+
+    if (unw_getcontext(&ctx) < 0 || unw_init_local(&cursor, &ctx) < 0)
+        return 0;
+    do {
+        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0)
+            break;
+        buf[n++] = (void *)(uintptr_t)ip;
+    } while (n < size && unw_step(&cursor) > 0);
+    return n;
+}
+#endif
+
 #include <ucontext.h>
 
 /*
@@ -36,6 +61,7 @@ static int unwind_fast(void *ucontext, uint64_t *pcs, int max)
         pcs[i - start] = (uint64_t)(uintptr_t)buf[i];
     return i - start;
 }
+
 
 int unwind_from_signal(void *ucontext, uint64_t *pcs, int max)
 {

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,8 @@
 #include <unistd.h>
 
 struct http_server {
-    int fd, port, stop;
+    int fd, port;
+    atomic_int stop;
     int mode, status;
     pthread_t thread;
     pthread_mutex_t lock;

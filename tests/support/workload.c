@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-volatile uint64_t wl_sink;
+#include <stdatomic.h>
+
+_Atomic uint64_t wl_sink;
 
 #define BURN(name, op)                                                        \
     __attribute__((noinline)) void name(double seconds)                       \
@@ -16,7 +18,7 @@ volatile uint64_t wl_sink;
         while (wl_thread_cpu() < end)                                         \
             for (int i = 0; i < 4000; i++)                                    \
                 op;                                                           \
-        wl_sink += x;                                                         \
+        atomic_fetch_add_explicit(&wl_sink, x, memory_order_relaxed);        \
     }
 
 BURN(work_alpha, x = x * 6364136223846793005ull + 1442695040888963407ull)
