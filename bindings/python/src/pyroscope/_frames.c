@@ -79,6 +79,12 @@
 #if PY_VERSION_HEX < 0x03090000
 #error "pyroscope needs CPython 3.9 or newer"
 #endif
+#ifdef Py_GIL_DISABLED
+#error "free-threaded CPython is not supported yet (frame layout and GIL checks differ)"
+#endif
+#if PY_VERSION_HEX >= 0x030E0000
+#error "CPython 3.14+ is not supported yet: _frames.c must be ported to its frame layout"
+#endif
 
 static volatile pid_t g_pid;
 static int g_ready;
