@@ -48,10 +48,10 @@ if [ "${PYROSCOPE_PY_EXTRA:-auto}" = "auto" ] && command -v pyenv >/dev/null; th
     [ "$v" = "$main_ver" ] && continue
     prefix="$(pyenv prefix "$(pyenv versions --bare | grep -E "^$v\.[0-9]+$" | tail -1)" 2>/dev/null || true)"
     [ -n "$prefix" ] && [ -x "$prefix/bin/python$v" ] || continue
-    echo "== Python $v: frame walker, arguments, 75/25 split, tags"
+    echo "== Python $v: all but the fork/crash tests"
     rm -rf "$HERE/build"
-    run_version "$prefix/bin/python$v" "$WORK/venv$v" \
-      tests/test_frames.py tests/test_args.py tests/test_split.py tests/test_tags.py
+    run_version "$prefix/bin/python$v" "$WORK/venv$v" tests \
+      -k "not fork and not segfault"
   done
 fi
 rm -rf "$HERE/build"

@@ -65,3 +65,18 @@ def test_real_segfault_still_crashes(ingest, mode):
     assert "crashing" in p.stdout and "survived" not in p.stdout
     if mode == "faulthandler":
         assert "Segmentation fault" in p.stderr
+
+
+@pytest.mark.parametrize("reads", ["guarded", "syscall"])
+def test_stress_frame_churn_at_1000hz(ingest, reads):
+    out = run_workload("stress", ingest.address, 3.0,
+                       env_extra={"PYROSCOPE_PYTHON_SAFE_READS": reads})
+    assert out.strip().endswith("ok")
+    total = named = 0
+    for _t, s in ingest.samples():
+        total += s.values[0]
+        if any(f.startswith("stress.") for f in s.functions):
+            named += s.values[0]
+    print("samples %d, with stress.* frames %d" % (total, named))
+    assert total >= 500
+    assert named >= 0.8 * total
