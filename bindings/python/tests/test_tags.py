@@ -11,6 +11,9 @@ EXPECT = {
     "work_nested": {"worker": "x", "inner": "1"},
     "work_untagged": {},
     "work_thread_tag": {"th": "main"},
+    "work_nested_y": {"worker": "y", "inner": "1"},
+    "work_deco": {"deco": "1"},
+    "awork_deco": {"deco": "1"},
 }
 
 
@@ -34,13 +37,14 @@ def check(ingest, expect_min):
 def test_tags_follow_threads(ingest):
     run_workload("tags", ingest.address, "threads")
     check(ingest, {"work_x": 30, "work_y": 30, "work_nested": 10,
-                   "work_untagged": 10, "work_thread_tag": 15})
+                   "work_nested_y": 10, "work_untagged": 10,
+                   "work_thread_tag": 15, "work_deco": 5})
 
 
 def test_tags_follow_asyncio_tasks(ingest):
     run_workload("tags", ingest.address, "asyncio")
     check(ingest, {"work_x": 20, "work_y": 20, "work_nested": 10,
-                   "work_untagged": 10})
+                   "work_nested_y": 10, "work_untagged": 10, "awork_deco": 5})
 
 
 def test_report_thread_id_and_name(ingest):

@@ -40,14 +40,20 @@ __version__ = "0.1.0"
 _lock = threading.RLock()
 _config = None  # dict of the options of the running profiler
 
-# Tags of the current context (thread or asyncio task): a tuple of (k, v).
-_ctx_tags = contextvars.ContextVar("pyroscope_tags", default=())
+# Tags of the current context (thread or asyncio task): None, or a node
+# (merged tags as a tuple of (k, v), parent node) - a stack that lives in the
+# context itself, so one tag_wrapper object can be shared by threads/tasks.
+_ctx_tags = contextvars.ContextVar("pyroscope_tags", default=None)
+
+
+def _tags_of(node):
+    return node[0] if node is not None else ()
 
 
 class _ThreadState(threading.local):
     def __init__(self):
         self.thread_tags = {}  # from add_thread_tag
-        self.applied_ctx = ()  # the context tags last pushed on this thread
+        self.applied_ctx = None  # the context node last pushed on this thread
         self.applied = None  # the merged tuple last pushed on this thread
 
 
@@ -246,13 +252,16 @@ def _sanitize(v):
     return "".join("_" if (c in "{},=" or ord(c) < 32) else c for c in v)
 
 
-def _sync(ctx=None):
+_UNSET = object()
+
+
+def _sync(node=_UNSET):
     """Make the core's scope on this thread equal the logical tag set."""
-    if ctx is None:
-        ctx = _ctx_tags.get()
+    if node is _UNSET:
+        node = _ctx_tags.get()
     st = _tls
-    merged = _merged(ctx)
-    st.applied_ctx = ctx
+    merged = _merged(_tags_of(node))
+    st.applied_ctx = node
     if merged != st.applied:
         _native.set_thread_tags(merged)
         st.applied = merged
@@ -263,31 +272,32 @@ class tag_wrapper:
 
     Scoped per thread and per asyncio task (the tags live in a ContextVar).
     Nested wrappers merge, the inner value wins on the same key.  Also usable
-    as ``async with``.
+    as ``async with`` and as a decorator (sync or async functions); one
+    instance may be shared by many threads and tasks.
     """
 
-    __slots__ = ("_tags", "_tokens")
+    __slots__ = ("_tags",)
 
     def __init__(self, tags):
         if not isinstance(tags, dict):
             raise TypeError("tag_wrapper expects a dict of str to str, not %s"
                             % type(tags).__name__)
         self._tags = dict(_check_mapping("tags", tags, True))
-        self._tokens = []
 
     def __enter__(self):
         cur = _ctx_tags.get()
-        new = dict(cur)
+        new = dict(_tags_of(cur))
         new.update(self._tags)
-        new = tuple(new.items())
-        self._tokens.append(_ctx_tags.set(new))
+        node = (tuple(new.items()), cur)
+        _ctx_tags.set(node)
         if not _asyncio_patched[0] and "asyncio.events" in sys.modules:
             _patch_asyncio()
-        _sync(new)
+        _sync(node)
         return self
 
     def __exit__(self, *exc):
-        _ctx_tags.reset(self._tokens.pop())
+        cur = _ctx_tags.get()
+        _ctx_tags.set(cur[1] if cur is not None else None)
         _sync()
         return False
 
@@ -296,6 +306,22 @@ class tag_wrapper:
 
     async def __aexit__(self, *exc):
         return self.__exit__(*exc)
+
+    def __call__(self, fn):
+        import functools
+        import inspect
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def awrapper(*a, **k):
+                with self:
+                    return await fn(*a, **k)
+            return awrapper
+
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            with self:
+                return fn(*a, **k)
+        return wrapper
 
 
 def _check_thread(thread_id):
@@ -344,7 +370,7 @@ def _patch_asyncio():
 
         def _run(self):
             ctx = self._context
-            want = ctx.get(_ctx_tags, ()) if ctx is not None else ()
+            want = ctx.get(_ctx_tags) if ctx is not None else None
             st = _tls
             if want is not st.applied_ctx:
                 _sync(want)

@@ -39,14 +39,32 @@ def work_thread_tag(budget):
     return spin(budget)
 
 
+def work_nested_y(budget):
+    return spin(budget)
+
+
+INNER = pyroscope.tag_wrapper({"inner": "1"})  # shared by threads and tasks
+
+
+@pyroscope.tag_wrapper({"deco": "1"})
+def work_deco(budget):
+    return spin(budget)
+
+
+@pyroscope.tag_wrapper({"deco": "1"})
+async def awork_deco(budget):
+    await asyncio.sleep(0)
+    return spin(budget)
+
+
 def thread_main(tag, fn):
     with pyroscope.tag_wrapper({"worker": tag}):
         for _ in range(30):
             fn(0.02)
             time.sleep(0.001)  # let the other thread take the GIL
-            if tag == "x":
-                with pyroscope.tag_wrapper({"inner": "1"}):
-                    work_nested(0.01)
+            with INNER:
+                (work_nested if tag == "x" else work_nested_y)(0.01)
+                time.sleep(0.001)
 
 
 def threads():
@@ -56,6 +74,7 @@ def threads():
         t.start()
     for _ in range(20):
         work_untagged(0.01)
+        work_deco(0.005)
         time.sleep(0.001)
     for t in ts:
         t.join()
@@ -71,17 +90,18 @@ async def task(tag, fn):
         for _ in range(40):
             fn(0.01)
             await asyncio.sleep(0)  # interleave with the other task
-            if tag == "x":
-                async with pyroscope.tag_wrapper({"inner": "1"}):
-                    work_nested(0.005)
-                    await asyncio.sleep(0)
-                    work_nested(0.005)
+            async with INNER:
+                fn2 = work_nested if tag == "x" else work_nested_y
+                fn2(0.005)
+                await asyncio.sleep(0)
+                fn2(0.005)
 
 
 async def loop_untagged():
     for _ in range(40):
         work_untagged(0.005)
         await asyncio.sleep(0)
+        await awork_deco(0.003)
 
 
 async def amain():
