@@ -6,8 +6,8 @@
  * thread's CPU time, so a busy machine descheduling it does not count; the
  * collector's own CPU (another thread) is not included.  After each start
  * an untimed warm-up cycles the sample ring once: its first touch (page
- * faults on 4 MiB) is a one-time start cost, not per-allocation overhead.  Prints ns per
- * malloc+free pair and the on/off ratio; the goal is <= 1.05.
+ * faults on 4 MiB) is a one-time start cost, not per-allocation overhead.
+ * Prints ns per malloc+free pair and the on/off ratio; the goal is <= 1.05.
  *
  *   bench_malloc [ops_millions] [heap_interval_bytes]
  */
