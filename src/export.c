@@ -176,6 +176,7 @@ static long build(pyroscope *p, const window *w, const kind *k,
     pprof_builder *b;
     uint64_t locs[RING_MAX_WORDS];
     labels *lb = malloc(sizeof(*lb));
+    const sym_mapping *main_map;
     size_t i, n;
     long count = 0;
 
@@ -186,6 +187,11 @@ static long build(pyroscope *p, const window *w, const kind *k,
         free(lb);
         return -1;
     }
+    /* Readers take the first mapping for the main binary. */
+    main_map = symbols_main(p->syms);
+    if (main_map)
+        pprof_mapping(b, main_map->start, main_map->limit, main_map->offset,
+                      main_map->path, main_map->build_id, 1);
     for (i = 0; i < w->n; i++) {
         const agg_stack *s = &w->v[i];
         if (s->type != k->type || (tagset != ALL_TAGSETS && s->tagset != tagset))
@@ -198,6 +204,7 @@ static long build(pyroscope *p, const window *w, const kind *k,
         count++;
     }
     free(lb);
+    *out = NULL;
     if (pprof_encode(b, out, len) != 0)
         count = -1;
     pprof_free(b);
@@ -283,13 +290,15 @@ static void push_job(pyroscope *p, const kind *k, unsigned char *body,
 static void export_kind(pyroscope *p, const window *w, const kind *k,
                         uint64_t end_ns)
 {
-    unsigned char *body;
+    unsigned char *body = NULL;
     size_t i, len;
     map seen;
 
     if (is_file_mode(p) || p->cfg.c.api == PYROSCOPE_API_PUSH) {
-        if (build(p, w, k, ALL_TAGSETS, end_ns, &body, &len) <= 0)
+        if (build(p, w, k, ALL_TAGSETS, end_ns, &body, &len) <= 0) {
+            free(body);
             return;
+        }
         if (is_file_mode(p))
             file_job(p, w, k, body, len);
         else
@@ -305,6 +314,8 @@ static void export_kind(pyroscope *p, const window *w, const kind *k,
         map_put(&seen, ts + 1, 1);
         if (build(p, w, k, ts, end_ns, &body, &len) > 0)
             ingest_job(p, w, k, ts, end_ns, body, len);
+        else
+            free(body);
     }
     map_free(&seen);
 }

@@ -245,6 +245,13 @@ static void test_push_labels(void)
     prof = decode_profile(se->samples[0]->raw_profile.data,
                           se->samples[0]->raw_profile.len);
     ASSERT(prof != NULL);
+    printf("push: alpha/a %lld alpha/b %lld beta/b %lld beta/a %lld "
+           "samples %zu\n",
+           (long long)pb_sum_with_label(prof, 0, "work_alpha", "endpoint", "a"),
+           (long long)pb_sum_with_label(prof, 0, "work_alpha", "endpoint", "b"),
+           (long long)pb_sum_with_label(prof, 0, "work_beta", "endpoint", "b"),
+           (long long)pb_sum_with_label(prof, 0, "work_beta", "endpoint", "a"),
+           prof->n_sample);
     ASSERT(pb_sum_with_label(prof, 0, "work_alpha", "endpoint", "a") >= 100);
     ASSERT_EQ(pb_sum_with_label(prof, 0, "work_alpha", "endpoint", "b"), 0);
     ASSERT(pb_sum_with_label(prof, 0, "work_beta", "endpoint", "b") >= 100);

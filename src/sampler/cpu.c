@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/tls.h"
 #include "../tags/tags.h"
 #include "sampler.h"
 #include "unwind.h"
@@ -205,6 +206,9 @@ void sampler_exclude_self(void)
     pid_t tid = (pid_t)syscall(SYS_gettid);
     sigset_t all;
     int i, zero;
+
+    /* Our threads' allocations and locks are not the application's. */
+    pyroscope__tls.hook_depth++;
 
     /* Asynchronous signals are the application's business: a process-wide
      * one (SIGPROF from setitimer, SIGINT, ...) must go to its threads. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../common/map.h"
 #include "../common/util.h"
@@ -244,4 +245,19 @@ void symbols_prewarm(symbols *s)
 int symbols_line(symbols *s, uint64_t pc, const char **file, int *line)
 {
     return s->elf ? elfsyms_line(s->elf, pc, file, line) : -1;
+}
+
+const sym_mapping *symbols_main(symbols *s)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    size_t i;
+
+    if (n <= 0)
+        return NULL;
+    exe[n] = '\0';
+    for (i = 0; i < s->nmaps; i++)
+        if (strcmp(s->maps[i].path, exe) == 0)
+            return &s->maps[i];
+    return NULL;
 }

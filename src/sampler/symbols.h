@@ -17,6 +17,8 @@ void symbols_free(symbols *s);
 /* The executable mapping containing pc (re-reading /proc/self/maps on a
  * miss, e.g. after dlopen), or NULL. */
 const sym_mapping *symbols_mapping(symbols *s, uint64_t pc);
+/* The main executable's code mapping, or NULL. */
+const sym_mapping *symbols_main(symbols *s);
 /* Function name at pc, demangled when possible, or NULL.  Cached. */
 const char *symbols_function(symbols *s, uint64_t pc);
 /* File and line of pc where debug info allows; 0 or -1.  *file is valid
