@@ -308,23 +308,27 @@ static void ensure_handler_locked(void)
 
 /*
  * A full directory scan costs ~50 us; the link count of /proc/self/task
- * (threads + 2) costs one stat.  Scan when the count changes, and once a
- * second anyway (a thread may have exited while another started).
+ * (threads + 2) costs one stat.  Scan when the count changes, and every
+ * 250 ms anyway (a thread may have exited while another started).  Reset by
+ * sampler_start: a new profiler must not trust an old count.
  */
+static nlink_t g_last_nlink;
+static uint64_t g_last_full_scan;
+
 static int threads_may_have_changed(void)
 {
-    static nlink_t last;
-    static uint64_t last_full;
+    nlink_t *last = &g_last_nlink;
+    uint64_t *last_full = &g_last_full_scan;
     struct stat st;
     struct timespec ts;
     uint64_t now;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-    if (stat("/proc/self/task", &st) != 0 || st.st_nlink != last ||
-        now - last_full >= 1000000000ull) {
-        last = st.st_nlink;
-        last_full = now;
+    if (stat("/proc/self/task", &st) != 0 || st.st_nlink != *last ||
+        now - *last_full >= 250000000ull) {
+        *last = st.st_nlink;
+        *last_full = now;
         return 1;
     }
     return 0;
@@ -398,6 +402,8 @@ int sampler_start(const sampler_opts *o)
 {
     g_ring = o->ring;
     atomic_store(&g_samples, 0);
+    g_last_nlink = 0;
+    g_last_full_scan = 0;
     g_period_ns = 1000000000L / o->rate_hz;
     g_fallback = want_fallback();
     g_signo = g_fallback ? SIGPROF : pick_signal(o->signo);
@@ -454,6 +460,7 @@ void sampler_atfork_child(void)
 {
     /* POSIX timers are not inherited across fork; the list is stale. */
     pthread_mutex_init(&g_threads_lock, NULL);
+    g_last_nlink = 0;
     free(g_threads);
     g_threads = NULL;
     g_nthreads = g_cap_threads = 0;
