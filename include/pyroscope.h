@@ -360,6 +360,7 @@ typedef struct pyroscope_stats {
     uint64_t lock_samples;
     uint64_t queued_bytes;       /* bytes held for upload now */
     uint64_t profiles_spooled;   /* written to spool_dir (outage, stop) */
+    uint64_t overhead_ns;        /* CPU we used: signal handler + our threads */
 } pyroscope_stats;
 
 PYROSCOPE_EXTERN int pyroscope_get_stats(pyroscope *p, pyroscope_stats *out);

@@ -28,6 +28,8 @@ void sampler_set_provider(const pyroscope_frame_provider *p);
 const pyroscope_frame_provider *sampler_provider(void);
 uint64_t sampler_threads(void);
 uint64_t sampler_samples(void);
+/* Time spent inside the signal handler since start, in ns. */
+uint64_t sampler_handler_ns(void);
 int sampler_signal(void);
 /* True when per-thread timers failed and setitimer(ITIMER_PROF) is used. */
 int sampler_fallback(void);

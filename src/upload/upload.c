@@ -566,3 +566,14 @@ void upload_get_stats(upload *u, upload_stats *out)
     *out = u->stats;
     pthread_mutex_unlock(&u->lock);
 }
+
+uint64_t upload_thread_cpu_ns(upload *u)
+{
+    struct timespec ts;
+    clockid_t clk;
+
+    if (pthread_getcpuclockid(u->thread, &clk) != 0 ||
+        clock_gettime(clk, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

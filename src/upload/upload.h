@@ -50,6 +50,8 @@ int upload_flush(upload *u, int timeout_ms);
 /* Try to deliver what is queued within timeout_ms, then stop and free. */
 void upload_free(upload *u, int timeout_ms);
 void upload_get_stats(upload *u, upload_stats *out);
+/* CPU time used by the upload thread so far, ns. */
+uint64_t upload_thread_cpu_ns(upload *u);
 void upload_job_free(upload_job *job);
 /* Percent-encode `s` for a URL query into a malloc'd string. */
 char *upload_escape(const char *s);
