@@ -412,6 +412,12 @@ static int want_fallback(void)
 
 int sampler_start(const sampler_opts *o)
 {
+    uint64_t warm[4];
+
+    /* libunwind sets up its trace cache with pthread_once on first use; do
+     * it here, so a signal can never interrupt that once-init and wait on
+     * it from the same thread. */
+    sampler_backtrace(warm, 4, 0);
     g_ring = o->ring;
     atomic_store(&g_samples, 0);
     atomic_store(&g_handler_ns, 0);
