@@ -195,6 +195,9 @@ void pyroscope_stop(pyroscope *p)
     hooks_disable();
     sampler_stop();
     collector_stop(p);
+    /* The last window is symbolized; the provider's payload belongs to a
+     * binding that may free it once we return. */
+    sampler_set_provider(NULL);
     upload_free(p->up, p->cfg.c.stop_timeout_ms);
     heap_reset();
     atomic_store(&g_current, NULL);
