@@ -80,14 +80,8 @@ static long tick_ns(const pyroscope *p)
 
 static void wait_tick_locked(pyroscope *p)
 {
-    struct timespec ts;
+    struct timespec ts = time_deadline((uint64_t)tick_ns(p));
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_nsec += tick_ns(p);
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_cond_timedwait(&p->cond, &p->lock, &ts);
 }
 

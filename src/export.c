@@ -57,12 +57,6 @@ typedef struct labels {
     char strings[TAGS_MAX_PER_SET * (TAGS_MAX_KEY_LEN + TAGS_MAX_VALUE_LEN + 2)];
 } labels;
 
-static int label_cmp(const void *a, const void *b)
-{
-    return strcmp(((const pyroscope_tag *)a)->key,
-                  ((const pyroscope_tag *)b)->key);
-}
-
 static void labels_of(const pyroscope *p, uint64_t tagset, int with_static,
                       labels *out)
 {
@@ -80,7 +74,7 @@ static void labels_of(const pyroscope *p, uint64_t tagset, int with_static,
             out->kv[out->n++] = p->static_tags[i];
     }
     /* Sorted, so a series is always named the same way. */
-    qsort(out->kv, out->n, sizeof(out->kv[0]), label_cmp);
+    qsort(out->kv, out->n, sizeof(out->kv[0]), tags_cmp_key);
 }
 
 /* ---- symbolization of one stack into location ids ---- */

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -215,16 +214,6 @@ int pyroscope_flush(pyroscope *p, int timeout_ms)
     return upload_flush(p->up, timeout_ms);
 }
 
-static uint64_t thread_cpu_ns(pthread_t t)
-{
-    struct timespec ts;
-    clockid_t clk;
-
-    if (pthread_getcpuclockid(t, &clk) != 0 || clock_gettime(clk, &ts) != 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 int pyroscope_get_stats(pyroscope *p, pyroscope_stats *out)
 {
     upload_stats us;
@@ -242,7 +231,8 @@ int pyroscope_get_stats(pyroscope *p, pyroscope_stats *out)
     out->queued_bytes = us.queued_bytes;
     out->profiles_spooled = us.spooled;
     out->threads_profiled = sampler_threads();
-    out->overhead_ns = thread_cpu_ns(p->collector) + upload_thread_cpu_ns(p->up);
+    out->overhead_ns = time_thread_cpu_ns(p->collector) +
+                      upload_thread_cpu_ns(p->up);
     if (p->cfg.c.profile_types & PYROSCOPE_PROFILE_CPU)
         out->overhead_ns += sampler_handler_ns();
     pthread_mutex_lock(&p->lock);

@@ -21,8 +21,16 @@ void buf_printf(buf *b, const char *fmt, ...)
 /* Detach the data (NUL-terminated) and reset; NULL if an append failed. */
 char *buf_steal(buf *b, size_t *len);
 
+#include <pthread.h>
+#include <time.h>
+
 uint64_t time_now_ns(void);  /* CLOCK_REALTIME */
 uint64_t time_mono_ns(void); /* CLOCK_MONOTONIC */
+/* CPU time thread `t` has used, ns (0 if unknown). */
+uint64_t time_thread_cpu_ns(pthread_t t);
+/* CLOCK_MONOTONIC deadline `ns` from now, for pthread_cond_timedwait on a
+ * condition created with that clock. */
+struct timespec time_deadline(uint64_t ns);
 
 uint64_t hash_bytes(const void *p, size_t n, uint64_t seed);
 uint64_t hash_u64(uint64_t x);

@@ -13,6 +13,7 @@
 
 #include "../common/log.h"
 #include "../common/tls.h"
+#include "../common/util.h"
 #include "../tags/tags.h"
 #include "sampler.h"
 #include "unwind.h"
@@ -332,11 +333,8 @@ static int threads_may_have_changed(void)
     nlink_t *last = &g_last_nlink;
     uint64_t *last_full = &g_last_full_scan;
     struct stat st;
-    struct timespec ts;
-    uint64_t now;
+    uint64_t now = time_mono_ns();
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
     if (stat("/proc/self/task", &st) != 0 || st.st_nlink != *last ||
         now - *last_full >= 250000000ull) {
         *last = st.st_nlink;

@@ -116,7 +116,7 @@ int pyroscope_tag_check(const char *key, const char *value)
 
 /* ---- merging (no allocation: the fast path must not malloc) ---- */
 
-static int kv_cmp(const void *a, const void *b)
+int tags_cmp_key(const void *a, const void *b)
 {
     return strcmp(((const pyroscope_tag *)a)->key,
                   ((const pyroscope_tag *)b)->key);
@@ -141,7 +141,7 @@ static int merge(const pyroscope_tag *base, size_t nb, const pyroscope_tag *add,
             n++;
         tmp[j] = add[i];
     }
-    qsort(tmp, n, sizeof(tmp[0]), kv_cmp);
+    qsort(tmp, n, sizeof(tmp[0]), tags_cmp_key);
     for (i = 0; i < n; i++) {
         if (!tmp[i].value || !tmp[i].value[0])
             continue;

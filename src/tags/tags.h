@@ -25,6 +25,9 @@
 int tags_check_key(const char *key);
 int tags_check_value(const char *value, int allow_empty);
 
+/* qsort comparator of pyroscope_tag by key. */
+int tags_cmp_key(const void *a, const void *b);
+
 /* The calling thread's current tag set id.  Async-signal-safe. */
 uint64_t tags_current(void);
 

@@ -316,15 +316,8 @@ static void unspool_one_locked(upload *u)
 
 static void wait_ms_locked(upload *u, int ms)
 {
-    struct timespec ts;
+    struct timespec ts = time_deadline((uint64_t)ms * 1000000u);
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_cond_timedwait(&u->cond, &u->lock, &ts);
 }
 
@@ -569,11 +562,5 @@ void upload_get_stats(upload *u, upload_stats *out)
 
 uint64_t upload_thread_cpu_ns(upload *u)
 {
-    struct timespec ts;
-    clockid_t clk;
-
-    if (pthread_getcpuclockid(u->thread, &clk) != 0 ||
-        clock_gettime(clk, &ts) != 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return time_thread_cpu_ns(u->thread);
 }
