@@ -37,14 +37,8 @@ uint64_t frames_intern(named_frames *f, const char *function,
     }
     if (id)
         return *id;
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 256;
-        nf = realloc(f->v, cap * sizeof(*nf));
-        if (!nf)
-            return 0;
-        f->v = nf;
-        f->cap = cap;
-    }
+    if (array_grow((void **)&f->v, &f->cap, f->n + 1, sizeof(*f->v)) != 0)
+        return 0;
     nf = &f->v[f->n];
     nf->function = str_dup(function);
     nf->file = file && *file ? str_dup(file) : NULL;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/map.h"
+#include "common/util.h"
 
 typedef struct live_block {
     uint64_t addr;
@@ -38,14 +39,8 @@ static void remember(const ring_sample *s, int64_t count, int64_t bytes)
     size_t nw = 2 * (size_t)s->nlang + s->nnative;
     live_block *b;
 
-    if (g_n == g_cap) {
-        size_t cap = g_cap ? g_cap * 2 : 1024;
-        b = realloc(g_live, cap * sizeof(*b));
-        if (!b)
-            return;
-        g_live = b;
-        g_cap = cap;
-    }
+    if (array_grow((void **)&g_live, &g_cap, g_n + 1, sizeof(*g_live)) != 0)
+        return;
     b = &g_live[g_n];
     b->words = malloc((nw ? nw : 1) * sizeof(uint64_t));
     if (!b->words)

@@ -39,14 +39,8 @@ static long append(window *w, uint16_t type, uint16_t flags, uint64_t tagset,
     size_t nw = 2 * (size_t)nlang + nnative;
     agg_stack *s;
 
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 256;
-        agg_stack *v = realloc(w->v, cap * sizeof(*v));
-        if (!v)
-            return -1;
-        w->v = v;
-        w->cap = cap;
-    }
+    if (array_grow((void **)&w->v, &w->cap, w->n + 1, sizeof(*w->v)) != 0)
+        return -1;
     s = &w->v[w->n];
     memset(s, 0, sizeof(*s));
     s->words = malloc((nw ? nw : 1) * sizeof(*words));

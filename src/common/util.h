@@ -37,4 +37,8 @@ uint64_t hash_u64(uint64_t x);
 
 char *str_dup(const char *s); /* NULL-safe strdup */
 
+/* Make room for `need` elements of `elem` bytes in the growable array *v of
+ * capacity *cap (doubling, from 16); 0 or -1 with *v untouched. */
+int array_grow(void **v, size_t *cap, size_t need, size_t elem);
+
 #endif

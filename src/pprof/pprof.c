@@ -58,25 +58,8 @@ struct pprof_builder {
     int oom;
 };
 
-static int vec_grow(void **v, size_t *cap, size_t need, size_t elem)
-{
-    size_t c = *cap ? *cap : 16;
-    void *p;
-
-    if (need <= *cap)
-        return 0;
-    while (c < need)
-        c *= 2;
-    p = realloc(*v, c * elem);
-    if (!p)
-        return -1;
-    *v = p;
-    *cap = c;
-    return 0;
-}
-
 #define VEC_PUSH(b, vec, item)                                                \
-    (vec_grow((void **)&(vec).v, &(vec).cap, (vec).n + 1,                     \
+    (array_grow((void **)&(vec).v, &(vec).cap, (vec).n + 1,                     \
               sizeof(*(vec).v)) == 0                                          \
          ? ((vec).v[(vec).n] = (item), (vec).n++, 0)                          \
          : ((b)->oom = 1, -1))

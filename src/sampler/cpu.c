@@ -255,14 +255,9 @@ static void add_thread(pid_t tid)
     thread_timer *t;
     timer_t timer;
 
-    if (g_nthreads == g_cap_threads) {
-        size_t cap = g_cap_threads ? g_cap_threads * 2 : 64;
-        t = realloc(g_threads, cap * sizeof(*t));
-        if (!t)
-            return;
-        g_threads = t;
-        g_cap_threads = cap;
-    }
+    if (array_grow((void **)&g_threads, &g_cap_threads, g_nthreads + 1,
+                   sizeof(*g_threads)) != 0)
+        return;
     if (arm_thread(tid, &timer) != 0)
         return; /* the thread may have just exited */
     t = &g_threads[g_nthreads++];

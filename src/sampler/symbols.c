@@ -220,15 +220,10 @@ const char *symbols_function(symbols *s, uint64_t pc)
     if (s->nnames >= MAX_CACHED_NAMES)
         return NULL;
     name = lookup_name(s, pc);
-    if (name && s->nnames == s->capnames) {
-        size_t cap = s->capnames ? s->capnames * 2 : 256;
-        char **n = realloc(s->names, cap * sizeof(*n));
-        if (!n) {
-            free(name);
-            return NULL;
-        }
-        s->names = n;
-        s->capnames = cap;
+    if (name && array_grow((void **)&s->names, &s->capnames, s->nnames + 1,
+                           sizeof(*s->names)) != 0) {
+        free(name);
+        return NULL;
     }
     if (name)
         s->names[s->nnames++] = name;
