@@ -113,18 +113,7 @@ static void check_types(const pb_profile *prof)
 /* Sum value `vi` of samples containing `fn` over every memory profile. */
 static int64_t sum_all(const char *fn, int vi)
 {
-    char **files = wl_list(g_dir, ".memory."), **f;
-    int64_t sum = 0;
-
-    for (f = files; *f; f++) {
-        pb_profile *prof = decode_profile_file(*f);
-        ASSERT(prof != NULL);
-        check_types(prof);
-        sum += pb_sum_with(prof, vi, fn);
-        decode_free(prof);
-    }
-    wl_free_list(files);
-    return sum;
+    return pb_sum_files(g_dir, ".memory.", fn, vi, check_types);
 }
 
 static int test_split(void)
@@ -322,14 +311,7 @@ int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "split";
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    if (strcmp(mode, "off") != 0) {
-        printf("skip - %s: ASan/TSan own malloc and the pthread locks, so "
-               "sanitizer builds of the library do not interpose them\n",
-               mode);
-        return 77;
-    }
-#endif
+    skip_hooks_if_sanitized(mode);
 
     if (!strcmp(mode, "split"))
         return test_split();

@@ -117,22 +117,16 @@ static void run_contention(void)
         pthread_join(t[i], NULL);
 }
 
+static void check_types(const pb_profile *prof)
+{
+    ASSERT_EQ(pb_type_index(prof, "contentions"), 0);
+    ASSERT_EQ(pb_type_index(prof, "delay"), 1);
+}
+
 /* Sum value `vi` of samples containing `fn` over every mutex profile. */
 static int64_t sum_all(const char *fn, int vi)
 {
-    char **files = wl_list(g_dir, ".mutex."), **f;
-    int64_t sum = 0;
-
-    for (f = files; *f; f++) {
-        pb_profile *prof = decode_profile_file(*f);
-        ASSERT(prof != NULL);
-        ASSERT_EQ(pb_type_index(prof, "contentions"), 0);
-        ASSERT_EQ(pb_type_index(prof, "delay"), 1);
-        sum += pb_sum_with(prof, vi, fn);
-        decode_free(prof);
-    }
-    wl_free_list(files);
-    return sum;
+    return pb_sum_files(g_dir, ".mutex.", fn, vi, check_types);
 }
 
 static int test_split(void)
@@ -182,14 +176,7 @@ int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "split";
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    if (strcmp(mode, "off") != 0) {
-        printf("skip - %s: ASan/TSan own malloc and the pthread locks, so "
-               "sanitizer builds of the library do not interpose them\n",
-               mode);
-        return 77;
-    }
-#endif
+    skip_hooks_if_sanitized(mode);
 
     if (!strcmp(mode, "split"))
         return test_split();

@@ -40,20 +40,6 @@ static int run(const char *mode, char *const env[], char **out)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static void sums(const char *dir, const char *fn, int64_t *v)
-{
-    char **files = wl_list(dir, ".cpu.");
-
-    *v = 0;
-    for (char **f = files; *f; f++) {
-        pb_profile *p = decode_profile_file(*f);
-        ASSERT(p != NULL);
-        *v += pb_sum_with(p, 0, fn);
-        decode_free(p);
-    }
-    wl_free_list(files);
-}
-
 #define ENV(...)                                                              \
     char pre[512], srv[512];                                                  \
     char *env[] = {pre, srv, "PYROSCOPE_APPLICATION_NAME=victim",             \
@@ -68,8 +54,8 @@ static void test_plain(void)
     ENV("PYROSCOPE_SAMPLE_RATE=200");
 
     ASSERT_EQ(run("plain", env, &out), 0);
-    sums(dir, "victim_hot_a", &a);
-    sums(dir, "victim_hot_b", &b);
+    a = pb_sum_files(dir, ".cpu.", "victim_hot_a", 0, NULL);
+    b = pb_sum_files(dir, ".cpu.", "victim_hot_b", 0, NULL);
     printf("preload: victim_hot_a %lld, victim_hot_b %lld samples\n",
            (long long)a, (long long)b);
     /* 2 threads x 1 s of CPU at 200 Hz = 400 samples, flushed at exit. */
@@ -105,7 +91,7 @@ static void test_app_sigprof(void)
     ASSERT_EQ(run("sigprof", env, &out), 0);
     ASSERT(strstr(out, "app ticks") != NULL);
     printf("%s", strstr(out, "app ticks"));
-    sums(dir, "victim_hot_a", &a);
+    a = pb_sum_files(dir, ".cpu.", "victim_hot_a", 0, NULL);
     ASSERT(a >= 100);
     free(out);
     free(dir);
@@ -119,7 +105,7 @@ static void test_fork(void)
     ENV("PYROSCOPE_SAMPLE_RATE=100");
 
     ASSERT_EQ(run("fork", env, &out), 0);
-    sums(dir, "victim_child_work", &child);
+    child = pb_sum_files(dir, ".cpu.", "victim_child_work", 0, NULL);
     printf("forked child: victim_child_work %lld samples\n", (long long)child);
     ASSERT(child >= 35); /* 0.5 s at 100 Hz */
     free(out);

@@ -5,6 +5,9 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "test.h"
+#include "workload.h"
+
 unsigned char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -240,4 +243,22 @@ int64_t pb_max_line(const pb_profile *p, const char *fn)
                 best = l->line;
         }
     return best;
+}
+
+int64_t pb_sum_files(const char *dir, const char *part, const char *fn,
+                     int vi, void (*check)(const pb_profile *))
+{
+    char **files = wl_list(dir, part), **f;
+    int64_t sum = 0;
+
+    for (f = files; *f; f++) {
+        pb_profile *prof = decode_profile_file(*f);
+        ASSERT(prof != NULL);
+        if (check)
+            check(prof);
+        sum += pb_sum_with(prof, vi, fn);
+        decode_free(prof);
+    }
+    wl_free_list(files);
+    return sum;
 }

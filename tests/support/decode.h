@@ -31,6 +31,12 @@ const char *pb_function_file(const pb_profile *p, const char *fn);
 /* Largest line number among locations in `fn` (0: none). */
 int64_t pb_max_line(const pb_profile *p, const char *fn);
 
+/* Sum value[vi] of samples containing `fn` over every profile file in
+ * `dir` whose name contains `part`; `check` (may be NULL) asserts on each
+ * decoded profile first. */
+int64_t pb_sum_files(const char *dir, const char *part, const char *fn,
+                     int vi, void (*check)(const pb_profile *));
+
 /* Read a whole file; malloc'd. */
 unsigned char *read_file(const char *path, size_t *len);
 

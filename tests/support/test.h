@@ -44,6 +44,25 @@
                   a_, b_, (double)(tol));                                     \
     } while (0)
 
+/*
+ * ASan and TSan own malloc and the pthread locks, so sanitizer builds of the
+ * library do not interpose them: heap/lock modes other than "off" are
+ * skipped (exit 77, ctest's SKIP_RETURN_CODE).
+ */
+static inline void skip_hooks_if_sanitized(const char *mode)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    if (strcmp(mode, "off") != 0) {
+        printf("skip - %s: ASan/TSan own malloc and the pthread locks, so "
+               "sanitizer builds of the library do not interpose them\n",
+               mode);
+        exit(77);
+    }
+#else
+    (void)mode;
+#endif
+}
+
 #define TEST_OK(name) printf("ok - %s\n", name)
 
 #endif
