@@ -272,10 +272,12 @@ static void atfork_prepare(void)
 {
     /* No start or stop may be half done when the child is cloned. */
     pthread_mutex_lock(&g_start_lock);
+    sampler_fork_prepare();
 }
 
 static void atfork_parent(void)
 {
+    sampler_fork_resume();
     pthread_mutex_unlock(&g_start_lock);
 }
 

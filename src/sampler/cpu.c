@@ -1,6 +1,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -37,6 +38,8 @@ static struct sigaction g_old_action;
 static int g_installed;
 static atomic_uint_fast64_t g_samples;
 static atomic_uint_fast64_t g_handler_ns;
+static atomic_int g_in_handler; /* handlers running now */
+static atomic_int g_forking;
 static atomic_int g_excluded[MAX_EXCLUDED];
 
 static pyroscope_frame_provider g_provider_slots[2];
@@ -103,24 +106,34 @@ static void record(const siginfo_t *si, void *uc)
     ring_publish(g_ring, c);
 }
 
+/* CLOCK_MONOTONIC is a vDSO read: cheap enough to account for our own
+ * cost in every sample. */
+static void record_timed(const siginfo_t *si, void *uc)
+{
+    struct timespec a, b;
+
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    record(si, uc);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    atomic_fetch_add_explicit(&g_handler_ns,
+                              (uint64_t)((b.tv_sec - a.tv_sec) * 1000000000L +
+                                         (b.tv_nsec - a.tv_nsec)),
+                              memory_order_relaxed);
+}
+
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
     int saved_errno = errno;
 
-    if (!is_ours(si))
+    if (!is_ours(si)) {
         chain(sig, si, uc);
-    else if (atomic_load_explicit(&g_active, memory_order_relaxed)) {
-        /* CLOCK_MONOTONIC is a vDSO read: cheap enough to account for our
-         * own cost in every sample. */
-        struct timespec a, b;
-        clock_gettime(CLOCK_MONOTONIC, &a);
-        record(si, uc);
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        atomic_fetch_add_explicit(
-            &g_handler_ns,
-            (uint64_t)((b.tv_sec - a.tv_sec) * 1000000000L +
-                       (b.tv_nsec - a.tv_nsec)),
-            memory_order_relaxed);
+    } else if (atomic_load_explicit(&g_active, memory_order_relaxed)) {
+        /* While fork() is being prepared no handler may start unwinding:
+         * a libunwind lock held at the clone would stay held in the child. */
+        atomic_fetch_add(&g_in_handler, 1);
+        if (!atomic_load(&g_forking))
+            record_timed(si, uc);
+        atomic_fetch_sub(&g_in_handler, 1);
     }
     errno = saved_errno;
 }
@@ -470,15 +483,17 @@ void sampler_stop(void)
 
 void sampler_atfork_child(void)
 {
-    /* POSIX timers are not inherited across fork; the list is stale. */
+    /* POSIX timers are not inherited across fork; the list is stale.  It
+     * is abandoned, not freed: the collector may have been resizing it. */
     pthread_mutex_init(&g_threads_lock, NULL);
     g_last_nlink = 0;
-    free(g_threads);
     g_threads = NULL;
     g_nthreads = g_cap_threads = 0;
     for (size_t i = 0; i < MAX_EXCLUDED; i++)
         atomic_store(&g_excluded[i], 0);
     atomic_store(&g_active, 0);
+    atomic_store(&g_in_handler, 0); /* counted threads did not survive */
+    atomic_store(&g_forking, 0);
 }
 
 void sampler_set_provider(const pyroscope_frame_provider *p)
@@ -529,4 +544,17 @@ int sampler_fallback(void)
 uint64_t sampler_handler_ns(void)
 {
     return atomic_load(&g_handler_ns);
+}
+
+void sampler_fork_prepare(void)
+{
+    atomic_store(&g_forking, 1);
+    /* Handlers run for microseconds; wait for those already inside. */
+    while (atomic_load(&g_in_handler) != 0)
+        sched_yield();
+}
+
+void sampler_fork_resume(void)
+{
+    atomic_store(&g_forking, 0);
 }

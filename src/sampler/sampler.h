@@ -33,6 +33,11 @@ uint64_t sampler_handler_ns(void);
 int sampler_signal(void);
 /* True when per-thread timers failed and setitimer(ITIMER_PROF) is used. */
 int sampler_fallback(void);
+/* Around fork(): no handler may be mid-unwind when the process is cloned
+ * (prepare waits for them); resume in the parent.  The child's reset is
+ * sampler_atfork_child(). */
+void sampler_fork_prepare(void);
+void sampler_fork_resume(void);
 /* Forget the parent's timers and thread list (child after fork). */
 void sampler_atfork_child(void);
 
