@@ -69,13 +69,14 @@ static void close_window(pyroscope *p)
 }
 
 /*
- * How often to drain the ring: rarely enough to cost nothing, often enough
- * that 2048 cells never fill (at 100 Hz on 8 busy cores a 50 ms tick sees
- * ~40 samples).
+ * How often to drain the ring and run the sampler's watchdog: rarely enough
+ * to cost nothing, often enough that 2048 cells never fill (at 100 Hz on 8
+ * busy cores a 20 ms tick sees ~16 samples) and that a thread whose timer
+ * the kernel holds back gets a catch-up sample within a few periods.
  */
 static long tick_ns(const pyroscope *p)
 {
-    return p->cfg.c.sample_rate >= 500 ? 10000000L : 50000000L;
+    return p->cfg.c.sample_rate >= 500 ? 10000000L : 20000000L;
 }
 
 static void wait_tick_locked(pyroscope *p)
@@ -101,6 +102,7 @@ static void *collector_main(void *arg)
         flush = p->flush_requested;
         pthread_mutex_unlock(&p->lock);
         drain(p);
+        sampler_watchdog();
         if (time_mono_ns() >= next_scan) {
             sampler_scan_threads();
             next_scan = time_mono_ns() + SCAN_EVERY_NS;

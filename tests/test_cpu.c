@@ -3,9 +3,18 @@
  * work_alpha and 25% in work_beta.  The profile must show that split within
  * 2 points and as many samples as CPU time x rate within 5%.
  *
- *   test_cpu RATE_HZ
+ * With SPINNERS > 0, that many busy processes compete for the CPUs.  The
+ * workload reads its thread CPU clock (a syscall) thousands of times per
+ * period; under contention the kernel then holds CPU-timer signals back for
+ * up to hundreds of ms and the split drifts by 5-10 points unless the
+ * sampler's watchdog sends catch-up signals.
+ *
+ *   test_cpu RATE_HZ [SPINNERS]
  */
 #include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pyroscope.h"
@@ -16,6 +25,19 @@
 #define CYCLES 10
 
 static double g_cpu[2];
+
+static pid_t spinner(void)
+{
+    pid_t pid = fork();
+    volatile unsigned long sink = 0;
+
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (;;)
+            sink++;
+    }
+    return pid;
+}
 
 static void *worker(void *arg)
 {
@@ -35,6 +57,8 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
     int rate = argc > 1 ? atoi(argv[1]) : 100;
+    int nspin = argc > 2 ? atoi(argv[2]) : 0;
+    pid_t spin[8];
     char *dir = wl_tempdir("cpu"), url[512], **files;
     pyroscope_config cfg = PYROSCOPE_CONFIG_INIT;
     pyroscope *p;
@@ -43,6 +67,9 @@ int main(int argc, char **argv)
     double expected;
     int files_seen = 0;
 
+    /* Before start: the spinners are not profiled. */
+    for (int i = 0; i < nspin && i < 8; i++)
+        spin[i] = spinner();
     snprintf(url, sizeof(url), "file://%s", dir);
     cfg.application_name = "test_cpu";
     cfg.server_address = url;
@@ -53,6 +80,10 @@ int main(int argc, char **argv)
         pthread_create(&t[i], NULL, worker, &g_cpu[i]);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
+    for (int i = 0; i < nspin && i < 8; i++) {
+        kill(spin[i], SIGKILL);
+        waitpid(spin[i], NULL, 0);
+    }
     ASSERT_EQ(pyroscope_flush(p, 5000), 0);
     pyroscope_stop(p);
 
@@ -82,8 +113,8 @@ int main(int argc, char **argv)
     wl_free_list(files);
     ASSERT(files_seen >= 1);
     expected = (g_cpu[0] + g_cpu[1]) * rate;
-    printf("rate %d Hz: alpha %lld beta %lld total %lld samples; "
-           "expected %.0f for %.3f s CPU\n", rate, (long long)alpha,
+    printf("%d spinners, rate %d Hz: alpha %lld beta %lld total %lld samples; "
+           "expected %.0f for %.3f s CPU\n", nspin, rate, (long long)alpha,
            (long long)beta, (long long)total, expected, g_cpu[0] + g_cpu[1]);
     ASSERT(alpha + beta > 0);
     ASSERT_NEAR((double)alpha / (double)(alpha + beta), 0.75, 0.02);

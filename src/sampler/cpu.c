@@ -1,8 +1,10 @@
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include "../common/tls.h"
 #include "../common/util.h"
 #include "../tags/tags.h"
+#include "acct.h"
 #include "sampler.h"
 #include "unwind.h"
 
@@ -27,6 +30,7 @@ typedef struct thread_timer {
     pid_t tid;
     timer_t timer;
     int seen;
+    uint64_t cpu_seen; /* its CPU clock at the previous watchdog pass */
 } thread_timer;
 
 static ring *g_ring;
@@ -38,6 +42,7 @@ static struct sigaction g_old_action;
 static int g_installed;
 static atomic_uint_fast64_t g_samples;
 static atomic_uint_fast64_t g_handler_ns;
+static atomic_uint_fast64_t g_nudges;
 static atomic_int g_in_handler; /* handlers running now */
 static atomic_int g_forking;
 static atomic_int g_excluded[MAX_EXCLUDED];
@@ -55,7 +60,11 @@ static int is_ours(const siginfo_t *si)
 {
     if (g_fallback)
         return si->si_code == SI_KERNEL;
-    return si->si_code == SI_TIMER && si->si_value.sival_ptr == TIMER_MAGIC;
+    if (si->si_value.sival_ptr != TIMER_MAGIC)
+        return 0;
+    /* SI_QUEUE: a catch-up signal from our watchdog, never another process. */
+    return si->si_code == SI_TIMER ||
+           (si->si_code == SI_QUEUE && si->si_pid == getpid());
 }
 
 static void chain(int sig, siginfo_t *si, void *uc)
@@ -70,16 +79,33 @@ static void chain(int sig, siginfo_t *si, void *uc)
     }
 }
 
+/* Periods of CPU time this sample stands for; 0 to skip it. */
+static int64_t sample_weight(const siginfo_t *si)
+{
+    struct timespec ts;
+    int64_t w;
+
+    if (!g_fallback && clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) {
+        w = acct_take((pid_t)syscall(SYS_gettid),
+                      (uint64_t)ts.tv_sec * 1000000000ull +
+                          (uint64_t)ts.tv_nsec,
+                      (uint64_t)g_period_ns);
+        if (w >= 0)
+            return w;
+    }
+    return 1 + (!g_fallback && si->si_overrun > 0 ? si->si_overrun : 0);
+}
+
 static void record(const siginfo_t *si, void *uc)
 {
     const pyroscope_frame_provider *prov;
-    int64_t weight = 1;
+    int64_t weight = sample_weight(si);
     ring_cell *c;
     ring_sample *s;
     int n = 0;
 
-    if (!g_fallback && si->si_overrun > 0)
-        weight += si->si_overrun;
+    if (weight <= 0)
+        return;
     c = ring_claim(g_ring);
     if (!c)
         return;
@@ -217,6 +243,15 @@ static int arm_thread(pid_t tid, timer_t *out)
     return 0;
 }
 
+static uint64_t thread_cpu_ns(pid_t tid)
+{
+    struct timespec ts;
+
+    if (clock_gettime(thread_cpu_clock(tid), &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static int is_excluded(pid_t tid)
 {
     int i;
@@ -277,6 +312,8 @@ static void add_thread(pid_t tid)
     t->tid = tid;
     t->timer = timer;
     t->seen = 1;
+    t->cpu_seen = thread_cpu_ns(tid);
+    acct_add(tid, t->cpu_seen);
 }
 
 static void drop_unseen(void)
@@ -289,6 +326,7 @@ static void drop_unseen(void)
             continue;
         }
         timer_delete(g_threads[i].timer);
+        acct_remove(g_threads[i].tid);
         g_threads[i] = g_threads[--g_nthreads];
     }
 }
@@ -319,6 +357,7 @@ static void ensure_handler_locked(void)
     for (i = 0; i < g_nthreads; i++)
         timer_delete(g_threads[i].timer);
     g_nthreads = 0;
+    acct_reset();
     sig = pick_signal(0);
     LOG_WARN("signal %d was taken over by the application; sampling moves "
              "to signal %d", g_signo, sig);
@@ -395,6 +434,86 @@ void sampler_scan_threads(void)
     pthread_mutex_unlock(&g_threads_lock);
 }
 
+/* ---- watchdog: catch-up signals when the kernel holds a timer back ---- */
+
+/* Lag worth a catch-up signal: two periods, and never under 20 ms, which is
+ * the delivery jitter of a healthy timer at any rate (kernel tick). */
+#define WATCHDOG_MIN_LAG_NS (20 * 1000000ull)
+
+/* From /proc: 'R' while the thread runs or waits for a CPU.  A catch-up
+ * signal must not interrupt a blocking call (sleep and poll calls return
+ * EINTR even with SA_RESTART); the timer's own signals never do, as a CPU
+ * clock only advances while the thread runs. */
+static int thread_running(pid_t tid)
+{
+    char path[64], buf[512], *p;
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    p = strrchr(buf, ')'); /* the name in parentheses may hold anything */
+    return p && p[1] == ' ' && p[2] == 'R';
+}
+
+static void nudge(pid_t tid)
+{
+    siginfo_t si;
+
+    memset(&si, 0, sizeof(si));
+    si.si_signo = g_signo;
+    si.si_code = SI_QUEUE;
+    si.si_pid = getpid();
+    si.si_uid = getuid();
+    si.si_value.sival_ptr = TIMER_MAGIC;
+    if (syscall(SYS_rt_tgsigqueueinfo, getpid(), tid, g_signo, &si) == 0)
+        atomic_fetch_add(&g_nudges, 1);
+}
+
+/*
+ * Under CPU contention a thread that makes many syscalls can see its CPU
+ * timer's signal held back by the kernel for hundreds of ms, then get one
+ * signal for all of it: that sample lands on whatever code runs at that
+ * moment, which skews the profile towards it.  So the collector checks
+ * every thread that ran since its last pass, and signals one whose CPU time
+ * is well past its last sample; the handler weighs it by CPU time (acct.h),
+ * so a timer signal that does arrive just after is simply skipped.
+ */
+void sampler_watchdog(void)
+{
+    uint64_t min_lag = 2 * (uint64_t)g_period_ns, cpu;
+    size_t i;
+
+    if (!atomic_load(&g_active) || g_fallback)
+        return;
+    if (min_lag < WATCHDOG_MIN_LAG_NS)
+        min_lag = WATCHDOG_MIN_LAG_NS;
+    pthread_mutex_lock(&g_threads_lock);
+    for (i = 0; i < g_nthreads; i++) {
+        thread_timer *t = &g_threads[i];
+
+        cpu = thread_cpu_ns(t->tid);
+        if (cpu == t->cpu_seen)
+            continue; /* idle since the last pass */
+        t->cpu_seen = cpu;
+        if (acct_lag(t->tid, cpu) >= min_lag && thread_running(t->tid))
+            nudge(t->tid);
+    }
+    pthread_mutex_unlock(&g_threads_lock);
+}
+
+uint64_t sampler_nudges(void)
+{
+    return atomic_load(&g_nudges);
+}
+
 /* ---- fallback: one process-wide CPU timer ---- */
 
 static int start_itimer(void)
@@ -427,6 +546,8 @@ int sampler_start(const sampler_opts *o)
     g_ring = o->ring;
     atomic_store(&g_samples, 0);
     atomic_store(&g_handler_ns, 0);
+    atomic_store(&g_nudges, 0);
+    acct_reset();
     g_last_nlink = 0;
     g_last_full_scan = 0;
     g_period_ns = 1000000000L / o->rate_hz;
@@ -466,6 +587,9 @@ void sampler_stop(void)
     size_t i;
 
     atomic_store(&g_active, 0);
+    LOG_DEBUG("cpu sampler: %llu samples, %llu catch-up signals",
+              (unsigned long long)atomic_load(&g_samples),
+              (unsigned long long)atomic_load(&g_nudges));
     if (g_fallback) {
         memset(&zero, 0, sizeof(zero));
         setitimer(ITIMER_PROF, &zero, NULL);
@@ -489,6 +613,7 @@ void sampler_atfork_child(void)
     g_last_nlink = 0;
     g_threads = NULL;
     g_nthreads = g_cap_threads = 0;
+    acct_reset();
     for (size_t i = 0; i < MAX_EXCLUDED; i++)
         atomic_store(&g_excluded[i], 0);
     atomic_store(&g_active, 0);
