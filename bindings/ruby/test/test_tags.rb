@@ -25,7 +25,9 @@ class TestTags < Minitest::Test
     # Pyroscope.tag / remove_tags on the main thread, after the threads.
     tagged = samples.select { |s| s.labels["worker"] == "tagged" }
     assert_operator weight(tagged), :>=, 10
-    assert tagged.all? { |s| s.functions.include?("Workload#work_tagged") }
+    # A sample or two may land in Pyroscope.remove_tags itself.
+    stray = tagged.reject { |s| s.functions.include?("Workload#work_tagged") }
+    assert_operator weight(stray), :<=, 2, stray.map(&:functions).inspect
     untagged = with_function(samples, "Workload#work_untagged")
     assert_operator weight(untagged), :>=, 10
     assert untagged.all? { |s| s.labels == { "static" => "yes" } }, untagged.map(&:labels).uniq.inspect

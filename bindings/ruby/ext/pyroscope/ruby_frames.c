@@ -12,7 +12,9 @@
  * passes the ruby_thread_has_gvl_p() test in capture(), so the job normally
  * runs on the very thread that was sampled.  The job compares pthread_self()
  * with the thread recorded in capture() and drops the weight (counted in
- * "mismatched") if the VM handed the GVL over in between.  Signals on
+ * "mismatched") if the VM handed the GVL over in between; a thread that
+ * blocks or exits before its job ran has its weight dropped by the next
+ * sampled thread (capture()).  Signals on
  * threads that are not Ruby threads, or on Ruby threads running native code
  * with the GVL released, return 0: the core records their native stack.
  */
@@ -252,7 +254,7 @@ register_job(void)
 static int
 capture(uint64_t *words, int max, int64_t weight, void *payload)
 {
-    uintptr_t self, expected = 0;
+    uintptr_t self, prev;
 
     (void)words;
     (void)max;
@@ -265,11 +267,20 @@ capture(uint64_t *words, int max, int64_t weight, void *payload)
         return 0;
     }
     self = (uintptr_t)pthread_self();
-    if (!__atomic_compare_exchange_n(&pending_thread, &expected, self, 0,
-                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) &&
-        expected != self) {
+    prev = __atomic_exchange_n(&pending_thread, self, __ATOMIC_ACQ_REL);
+    if (prev != 0 && prev != self) {
+        /* The previous GVL holder left (blocked or exited) before its
+         * interrupt check ran the job: its stack is gone, so its weight
+         * cannot be attributed.  Drop it here rather than keep the slot
+         * claimed, which would stall sampling until some other postponed
+         * job happened to flush the VM's queue. */
+        int64_t stale = __atomic_exchange_n(&pending_weight, 0,
+                                            __ATOMIC_ACQ_REL);
+
         __atomic_add_fetch(&st_conflict, 1, __ATOMIC_RELAXED);
-        return PYROSCOPE_FRAMES_DEFERRED;
+        if (stale > 0)
+            __atomic_add_fetch(&st_mismatched, (uint64_t)stale,
+                               __ATOMIC_RELAXED);
     }
     __atomic_add_fetch(&pending_weight, weight > 0 ? weight : 1,
                        __ATOMIC_ACQ_REL);
