@@ -42,9 +42,18 @@ __attribute__((noinline)) void wait_gamma(void)
     pthread_rwlock_unlock(&g_rw);
 }
 
+/* The holder keeps delta's lock for 0.2 ms, but on a loaded machine a wait
+ * can still pass the threshold: count those, as timed from outside the
+ * hook (which times a sub-interval), so the check stays sound. */
+static int g_delta_long;
+
 __attribute__((noinline)) void wait_delta(void)
 {
+    double t0 = wl_mono();
+
     pthread_mutex_lock(&g_mu);
+    if ((wl_mono() - t0) * 1e9 >= THRESHOLD_NS)
+        g_delta_long++;
     pthread_mutex_unlock(&g_mu);
 }
 
@@ -149,7 +158,10 @@ static int test_split(void)
     ASSERT_EQ(sum_all("wait_alpha", 0), CYCLES);
     ASSERT(gamma > 0);
     ASSERT(sum_all("pthread_rwlock_wrlock", 1) == gamma);
-    ASSERT_EQ(sum_all("wait_delta", 0), 0);
+    /* Usually 0 and 0: only waits past the threshold are recorded. */
+    printf("wait_delta: %lld recorded, %d waits over the threshold\n",
+           (long long)sum_all("wait_delta", 0), g_delta_long);
+    ASSERT(sum_all("wait_delta", 0) <= g_delta_long);
     TEST_OK("lock delay split 75/25, rwlock, threshold");
     return 0;
 }

@@ -14,6 +14,14 @@ static inline double wl_thread_cpu(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static inline double wl_mono(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void work_alpha(double seconds); /* named so tests can find them */
 void work_beta(double seconds);
 void work_gamma(double seconds);
