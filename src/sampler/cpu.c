@@ -488,11 +488,14 @@ static void nudge(pid_t tid)
  */
 void sampler_watchdog(void)
 {
-    uint64_t min_lag = 2 * (uint64_t)g_period_ns, cpu;
+    uint64_t min_lag, cpu;
     size_t i;
 
+    /* The collector starts before the sampler: g_active (set last by
+     * sampler_start) guards the other settings. */
     if (!atomic_load(&g_active) || g_fallback)
         return;
+    min_lag = 2 * (uint64_t)g_period_ns;
     if (min_lag < WATCHDOG_MIN_LAG_NS)
         min_lag = WATCHDOG_MIN_LAG_NS;
     pthread_mutex_lock(&g_threads_lock);
@@ -556,7 +559,6 @@ int sampler_start(const sampler_opts *o)
     if (install_handler(g_signo) != 0)
         return error_set(PYROSCOPE_ERROR, "sigaction(%d): %s", g_signo,
                          strerror(errno));
-    atomic_store(&g_active, 1);
     if (!g_fallback) {
         timer_t probe;
         if (arm_thread((pid_t)syscall(SYS_gettid), &probe) != 0) {
@@ -567,11 +569,14 @@ int sampler_start(const sampler_opts *o)
             timer_delete(probe);
         }
     }
+    if (g_fallback && g_signo != SIGPROF) {
+        g_signo = SIGPROF;
+        install_handler(SIGPROF);
+    }
+    /* Last: the collector thread reads the settings above once it sees
+     * g_active. */
+    atomic_store(&g_active, 1);
     if (g_fallback) {
-        if (g_signo != SIGPROF) {
-            g_signo = SIGPROF;
-            install_handler(SIGPROF);
-        }
         if (start_itimer() != 0)
             return error_set(PYROSCOPE_ERROR, "setitimer: %s",
                              strerror(errno));
