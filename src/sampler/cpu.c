@@ -436,9 +436,10 @@ void sampler_scan_threads(void)
 
 /* ---- watchdog: catch-up signals when the kernel holds a timer back ---- */
 
-/* Lag worth a catch-up signal: two periods, and never under 20 ms, which is
- * the delivery jitter of a healthy timer at any rate (kernel tick). */
-#define WATCHDOG_MIN_LAG_NS (20 * 1000000ull)
+/* Lag worth a catch-up signal: one and a half periods, and never under
+ * 15 ms: a healthy timer is late by up to one kernel tick (4 ms here), and
+ * at 1000 Hz it fires once per tick with the overrun. */
+#define WATCHDOG_MIN_LAG_NS (15 * 1000000ull)
 
 /* From /proc: 'R' while the thread runs or waits for a CPU.  A catch-up
  * signal must not interrupt a blocking call (sleep and poll calls return
@@ -495,7 +496,7 @@ void sampler_watchdog(void)
      * sampler_start) guards the other settings. */
     if (!atomic_load(&g_active) || g_fallback)
         return;
-    min_lag = 2 * (uint64_t)g_period_ns;
+    min_lag = 3 * (uint64_t)g_period_ns / 2;
     if (min_lag < WATCHDOG_MIN_LAG_NS)
         min_lag = WATCHDOG_MIN_LAG_NS;
     pthread_mutex_lock(&g_threads_lock);
