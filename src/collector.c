@@ -72,8 +72,8 @@ static void close_window(pyroscope *p)
  * How often to drain the ring and run the sampler's watchdog: often enough
  * that 2048 cells never fill, and that a thread whose timer the kernel holds
  * back gets a catch-up sample within ~2 periods at 100 Hz.  With a 20 ms
- * tick the contended 75/25 test spread by +-2.5 points, with 10 ms by +-1;
- * the cost is ~0.1% of one CPU (bench_cpu's direct figure).
+ * tick the contended 75/25 test read 0.72-0.78, with 10 ms 0.73-0.77; the
+ * cost is ~0.1% of one CPU (bench_cpu's direct figure).
  */
 static long tick_ns(const pyroscope *p)
 {
