@@ -87,30 +87,32 @@ char *buf_steal(buf *b, size_t *len)
     return d;
 }
 
-uint64_t time_now_ns(void)
+uint64_t time_clock_ns(clockid_t clk)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
+    if (clock_gettime(clk, &ts) != 0)
+        return 0;
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t time_now_ns(void)
+{
+    return time_clock_ns(CLOCK_REALTIME);
 }
 
 uint64_t time_mono_ns(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return time_clock_ns(CLOCK_MONOTONIC);
 }
 
 uint64_t time_thread_cpu_ns(pthread_t t)
 {
-    struct timespec ts;
     clockid_t clk;
 
-    if (pthread_getcpuclockid(t, &clk) != 0 || clock_gettime(clk, &ts) != 0)
+    if (pthread_getcpuclockid(t, &clk) != 0)
         return 0;
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return time_clock_ns(clk);
 }
 
 struct timespec time_deadline(uint64_t ns)

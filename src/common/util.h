@@ -24,6 +24,8 @@ char *buf_steal(buf *b, size_t *len);
 #include <pthread.h>
 #include <time.h>
 
+/* Reading of `clk` in ns, 0 on error; async-signal-safe. */
+uint64_t time_clock_ns(clockid_t clk);
 uint64_t time_now_ns(void);  /* CLOCK_REALTIME */
 uint64_t time_mono_ns(void); /* CLOCK_MONOTONIC */
 /* CPU time thread `t` has used, ns (0 if unknown). */

@@ -82,14 +82,11 @@ static void chain(int sig, siginfo_t *si, void *uc)
 /* Periods of CPU time this sample stands for; 0 to skip it. */
 static int64_t sample_weight(const siginfo_t *si)
 {
-    struct timespec ts;
+    uint64_t now;
     int64_t w;
 
-    if (!g_fallback && clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) {
-        w = acct_take((pid_t)syscall(SYS_gettid),
-                      (uint64_t)ts.tv_sec * 1000000000ull +
-                          (uint64_t)ts.tv_nsec,
-                      (uint64_t)g_period_ns);
+    if (!g_fallback && (now = time_clock_ns(CLOCK_THREAD_CPUTIME_ID)) != 0) {
+        w = acct_take((pid_t)syscall(SYS_gettid), now, (uint64_t)g_period_ns);
         if (w >= 0)
             return w;
     }
@@ -245,11 +242,7 @@ static int arm_thread(pid_t tid, timer_t *out)
 
 static uint64_t thread_cpu_ns(pid_t tid)
 {
-    struct timespec ts;
-
-    if (clock_gettime(thread_cpu_clock(tid), &ts) != 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    return time_clock_ns(thread_cpu_clock(tid));
 }
 
 static int is_excluded(pid_t tid)
