@@ -12,8 +12,11 @@ static uint64_t g_set_full_reported;
  * process: it could hold a libunwind lock the child then waits for, and
  * its `inflight` count would make hooks_disable() in the child (the fork
  * handler in pyroscope.c) wait forever.  So fork waits for writers to
- * finish, and writers skip while it runs.  Registered after pyroscope.c's
- * handlers: this prepare runs first, this child handler last.
+ * finish, and writers skip while it runs.  A writer can still be cloned
+ * between bumping `inflight` and seeing `paused`, so the child zeroes the
+ * counts first (hooks_atfork_child, from pyroscope.c's child handler).
+ * Registered after pyroscope.c's handlers: this prepare runs first, this
+ * child handler last.
  */
 static void atfork_prepare(void)
 {
@@ -30,6 +33,12 @@ static void atfork_resume(void)
 static void register_atfork(void)
 {
     pthread_atfork(atfork_prepare, atfork_resume, atfork_resume);
+}
+
+void hooks_atfork_child(void)
+{
+    malloc_hooks_atfork_child();
+    lock_hooks_atfork_child();
 }
 
 void hooks_enable(pyroscope *p, ring *r)

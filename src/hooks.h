@@ -10,5 +10,8 @@
 
 void hooks_enable(pyroscope *p, ring *r);
 void hooks_disable(void);
+/* First thing in a fork() child: forget writers of threads that were not
+ * cloned. */
+void hooks_atfork_child(void);
 
 #endif

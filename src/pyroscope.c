@@ -318,6 +318,7 @@ static void atfork_child(void)
     pyroscope *old = atomic_load(&g_current);
 
     pthread_mutex_init(&g_start_lock, NULL);
+    hooks_atfork_child();
     tags_atfork_child();
     sampler_atfork_child();
     if (!old)

@@ -78,6 +78,14 @@ static inline void hook_ring_resume(hook_ring *h)
     atomic_store(&h->paused, 0);
 }
 
+/* fork() child: a writer that only bumped `inflight` to see `paused` and
+ * skip may have been cloned mid-way; its thread does not exist here, so
+ * nobody would take the count back down. */
+static inline void hook_ring_atfork_child(hook_ring *h)
+{
+    atomic_store(&h->inflight, 0);
+}
+
 /*
  * Write one sample; `unwind` captures the caller's stack.  Inlined so that
  * the frames to skip are: sampler_backtrace's caller (skip 1 = the hook

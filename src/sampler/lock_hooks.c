@@ -204,6 +204,11 @@ void lock_hooks_pause(int pause)
         hook_ring_resume(&g_hr);
 }
 
+void lock_hooks_atfork_child(void)
+{
+    hook_ring_atfork_child(&g_hr);
+}
+
 #else /* sanitizer build: see hook_ring.h */
 
 void lock_hooks_enable(ring *r, int64_t threshold_ns, int rate)
@@ -220,6 +225,10 @@ void lock_hooks_disable(void)
 void lock_hooks_pause(int pause)
 {
     (void)pause;
+}
+
+void lock_hooks_atfork_child(void)
+{
 }
 
 #endif

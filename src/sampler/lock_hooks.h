@@ -17,6 +17,8 @@ void lock_hooks_disable(void);
 /* fork(): pause (1) before, resume (0) after, in parent and child alike.
  * Pausing waits until no hook is writing a sample (or unwinding). */
 void lock_hooks_pause(int pause);
+/* fork() child, before anything else touches the hooks. */
+void lock_hooks_atfork_child(void);
 /* 0 in ASan/TSan builds, which keep malloc and locks to themselves. */
 int lock_hooks_available(void);
 

@@ -539,6 +539,11 @@ void malloc_hooks_pause(int pause)
         hook_ring_resume(&g_hr);
 }
 
+void malloc_hooks_atfork_child(void)
+{
+    hook_ring_atfork_child(&g_hr);
+}
+
 #else /* sanitizer build: see hook_ring.h */
 
 void malloc_hooks_enable(ring *r, size_t interval)
@@ -554,6 +559,10 @@ void malloc_hooks_disable(void)
 void malloc_hooks_pause(int pause)
 {
     (void)pause;
+}
+
+void malloc_hooks_atfork_child(void)
+{
 }
 
 uint64_t malloc_hooks_set_full(void)

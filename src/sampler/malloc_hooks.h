@@ -18,6 +18,8 @@ void malloc_hooks_disable(void);
 /* fork(): pause (1) before, resume (0) after, in parent and child alike.
  * Pausing waits until no hook is writing a sample (or unwinding). */
 void malloc_hooks_pause(int pause);
+/* fork() child, before anything else touches the hooks. */
+void malloc_hooks_atfork_child(void);
 /* Sampled allocations skipped because the sampled-address set was full. */
 uint64_t malloc_hooks_set_full(void);
 /* 0 in ASan/TSan builds, which keep malloc and locks to themselves. */
