@@ -75,15 +75,11 @@ static void close_window(pyroscope *p)
  * tick the contended 75/25 test read 0.72-0.78, with 10 ms 0.73-0.77; the
  * cost is ~0.1% of one CPU (bench_cpu's direct figure).
  */
-static long tick_ns(const pyroscope *p)
-{
-    (void)p;
-    return 10000000L;
-}
+#define TICK_NS (10 * 1000000ull)
 
 static void wait_tick_locked(pyroscope *p)
 {
-    struct timespec ts = time_deadline((uint64_t)tick_ns(p));
+    struct timespec ts = time_deadline(TICK_NS);
 
     pthread_cond_timedwait(&p->cond, &p->lock, &ts);
 }

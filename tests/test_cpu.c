@@ -3,12 +3,12 @@
  * work_alpha and 25% in work_beta.  The profile must show that split within
  * 2 points and as many samples as CPU time x rate within 5%.
  *
- * With SPINNERS > 0, that many busy processes compete for the CPUs (and the
- * split may be off by 3 points).  The
- * workload reads its thread CPU clock (a syscall) thousands of times per
- * period; under contention the kernel then holds CPU-timer signals back for
- * up to hundreds of ms and the split drifts by 5-10 points unless the
- * sampler's watchdog sends catch-up signals.
+ * With SPINNERS > 0, that many busy processes compete for the CPUs, and the
+ * split may be off by 3 points.  The workload reads its thread CPU clock (a
+ * syscall) thousands of times per period; under contention the kernel then
+ * holds CPU-timer signals back for up to hundreds of ms, and the split
+ * drifts by 5-10 points unless the sampler's watchdog sends catch-up
+ * signals.
  *
  *   test_cpu RATE_HZ [SPINNERS]
  */

@@ -506,11 +506,6 @@ void sampler_watchdog(void)
     pthread_mutex_unlock(&g_threads_lock);
 }
 
-uint64_t sampler_nudges(void)
-{
-    return atomic_load(&g_nudges);
-}
-
 /* ---- fallback: one process-wide CPU timer ---- */
 
 static int start_itimer(void)

@@ -24,8 +24,6 @@ void sampler_stop(void);
 void sampler_scan_threads(void);
 /* Signal threads whose CPU timer is overdue (collector, every tick). */
 void sampler_watchdog(void);
-/* Catch-up signals sent by sampler_watchdog since start. */
-uint64_t sampler_nudges(void);
 /* Never sample the calling thread (our own collector and uploader). */
 void sampler_exclude_self(void);
 void sampler_set_provider(const pyroscope_frame_provider *p);

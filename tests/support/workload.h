@@ -6,20 +6,22 @@
 #include <stdint.h>
 #include <time.h>
 
-static inline double wl_thread_cpu(void)
+static inline double wl_clock(clockid_t clk)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    clock_gettime(clk, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline double wl_thread_cpu(void)
+{
+    return wl_clock(CLOCK_THREAD_CPUTIME_ID);
 }
 
 static inline double wl_mono(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return wl_clock(CLOCK_MONOTONIC);
 }
 
 void work_alpha(double seconds); /* named so tests can find them */
