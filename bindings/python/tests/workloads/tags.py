@@ -74,7 +74,7 @@ def threads():
         t.start()
     for _ in range(20):
         work_untagged(0.01)
-        work_deco(0.005)
+        work_deco(0.01)
         time.sleep(0.001)
     for t in ts:
         t.join()
