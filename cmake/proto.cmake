@@ -3,7 +3,7 @@ find_program(PROTOC_C protoc-c REQUIRED)
 set(PYROSCOPE_PROTO_DIR ${CMAKE_CURRENT_BINARY_DIR}/proto)
 file(MAKE_DIRECTORY ${PYROSCOPE_PROTO_DIR})
 set(PYROSCOPE_PROTO_SOURCES "")
-foreach(name profile push)
+foreach(name profile push otlp)
   set(_out ${PYROSCOPE_PROTO_DIR}/${name}.pb-c.c)
   add_custom_command(
     OUTPUT ${_out} ${PYROSCOPE_PROTO_DIR}/${name}.pb-c.h

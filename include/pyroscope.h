@@ -73,7 +73,8 @@ enum pyroscope_log_level {
 /* Which server API uploads use. */
 enum pyroscope_api {
     PYROSCOPE_API_INGEST = 0, /* POST /ingest, one series per tag set */
-    PYROSCOPE_API_PUSH = 1    /* connect PusherService/Push, pprof labels */
+    PYROSCOPE_API_PUSH = 1,   /* connect PusherService/Push, pprof labels */
+    PYROSCOPE_API_OTLP = 2    /* OTLP/HTTP profiles: /v1development/profiles */
 };
 
 /* What a forked child does. */

@@ -185,6 +185,37 @@ static const char *env_or(const char *v, const char *name)
     return (e && *e) ? e : v;
 }
 
+/*
+ * PYROSCOPE_API picks the upload API when the config leaves the default.
+ * With OTLP, the OpenTelemetry names fill what PYROSCOPE_* left unset:
+ * OTEL_EXPORTER_OTLP_ENDPOINT is the base URL (the profiles path is
+ * appended, as the OTLP exporter spec says for the generic variable) and
+ * OTEL_SERVICE_NAME the application name.
+ */
+static int merge_env_api(pyroscope_config *k)
+{
+    static const char *const names[] = {"ingest", "push", "otlp"};
+    const char *v = getenv("PYROSCOPE_API");
+    int i;
+
+    if (k->api == PYROSCOPE_API_INGEST && v && *v) {
+        for (i = 0; i < 3 && strcasecmp(v, names[i]); i++)
+            ;
+        if (i == 3)
+            return error_set(PYROSCOPE_EINVAL,
+                             "PYROSCOPE_API='%s' (expected ingest, push or "
+                             "otlp)", v);
+        k->api = i;
+    }
+    if (k->api == PYROSCOPE_API_OTLP) {
+        k->server_address = env_or(k->server_address,
+                                   "OTEL_EXPORTER_OTLP_ENDPOINT");
+        k->application_name = env_or(k->application_name,
+                                     "OTEL_SERVICE_NAME");
+    }
+    return 0;
+}
+
 static int merge_env(config *c)
 {
     pyroscope_config *k = &c->c;
@@ -225,6 +256,8 @@ static int merge_env(config *c)
     v = getenv("PYROSCOPE_LOG_LEVEL");
     if (!rc && !k->log_level && v && *v)
         rc = parse_log_level(v, &k->log_level);
+    if (!rc)
+        rc = merge_env_api(k);
     return rc;
 }
 
@@ -336,7 +369,8 @@ static int validate(const config *c)
     if (k->log_level < PYROSCOPE_LOG_OFF || k->log_level > PYROSCOPE_LOG_DEBUG)
         return error_set(PYROSCOPE_EINVAL, "log_level %d out of range",
                          k->log_level);
-    if (k->api != PYROSCOPE_API_INGEST && k->api != PYROSCOPE_API_PUSH)
+    if (k->api != PYROSCOPE_API_INGEST && k->api != PYROSCOPE_API_PUSH &&
+        k->api != PYROSCOPE_API_OTLP)
         return error_set(PYROSCOPE_EINVAL, "api %d unknown", k->api);
     if (k->upload_timeout_ms < 0 || k->upload_queue_max < 0 ||
         k->stop_timeout_ms < 0 || k->lock_sample_rate < 0 ||

@@ -7,6 +7,7 @@
 #include "common/util.h"
 #include "core.h"
 #include "heap.h"
+#include "otlp/otlp.h"
 #include "pprof/pprof.h"
 #include "push.pb-c.h"
 #include "sampler/sampler.h"
@@ -280,6 +281,8 @@ static void file_job(pyroscope *p, const window *w, const kind *k,
 
 static void push_job(pyroscope *p, const kind *k, unsigned char *body,
                      size_t len);
+static void otlp_job(pyroscope *p, const kind *k, unsigned char *body,
+                     size_t len);
 
 static void export_kind(pyroscope *p, const window *w, const kind *k,
                         uint64_t end_ns)
@@ -288,13 +291,15 @@ static void export_kind(pyroscope *p, const window *w, const kind *k,
     size_t i, len;
     map seen;
 
-    if (is_file_mode(p) || p->cfg.c.api == PYROSCOPE_API_PUSH) {
+    if (is_file_mode(p) || p->cfg.c.api != PYROSCOPE_API_INGEST) {
         if (build(p, w, k, ALL_TAGSETS, end_ns, &body, &len) <= 0) {
             free(body);
             return;
         }
         if (is_file_mode(p))
             file_job(p, w, k, body, len);
+        else if (p->cfg.c.api == PYROSCOPE_API_OTLP)
+            otlp_job(p, k, body, len);
         else
             push_job(p, k, body, len);
         return;
@@ -379,6 +384,39 @@ static void push_job(pyroscope *p, const kind *k, unsigned char *body,
     job.path = str_dup("/push.v1.PusherService/Push");
     job.content_type = "application/proto";
     if (!job.body || !job.path) {
+        upload_job_free(&job);
+        return;
+    }
+    upload_enqueue(p->up, &job);
+}
+
+/* ---- OTLP: the same pprof, converted to ExportProfilesServiceRequest ---- */
+
+static void otlp_job(pyroscope *p, const kind *k, unsigned char *body,
+                     size_t len)
+{
+    otlp_resource r;
+    upload_job job;
+    int rc;
+
+    memset(&r, 0, sizeof(r));
+    r.service_name = p->cfg.c.application_name;
+    r.attrs = p->static_tags;
+    r.nattrs = p->nstatic;
+    r.scope_name = "pyroscope-c";
+    r.scope_version = pyroscope_version();
+    r.profile_name = k->name;
+    memset(&job, 0, sizeof(job));
+    rc = otlp_from_pprof(body, len, &r, &job.body, &job.len);
+    free(body);
+    if (rc != 0) {
+        LOG_WARN("otlp: %s profile not converted (%s); dropped", k->name,
+                 pyroscope_strerror(rc));
+        return;
+    }
+    job.path = str_dup(OTLP_PATH);
+    job.content_type = "application/x-protobuf";
+    if (!job.path) {
         upload_job_free(&job);
         return;
     }
