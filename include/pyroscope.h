@@ -349,6 +349,27 @@ PYROSCOPE_EXTERN int pyroscope_add_sample(pyroscope *p, unsigned int type,
                                           const pyroscope_tag *tags,
                                           size_t tags_count);
 
+/*
+ * Span profiles (traces to profiles).  Mark the calling thread as running
+ * span `span_id` (an OpenTelemetry span id as a 64-bit integer, non-zero)
+ * named `name` (may be NULL; copied, at most 200 bytes kept).  CPU samples
+ * taken on this thread until the matching pyroscope_span_end() carry the
+ * pprof labels span_id (16 lower-case hex digits) and span_name, which
+ * Grafana uses to link a trace's spans to their profiles.
+ *
+ * Nestable: inner begin/end pairs are counted but do not relabel, so only
+ * the outermost (local root) span labels samples, as the official
+ * OpenTelemetry span processors do.  Cheap: no lock and no allocation
+ * once a span name has been seen on any thread.  Labels need per-sample
+ * pprof labels: with api = PUSH or OTLP (and file://) they are sent; with
+ * INGEST, which makes one series per tag set, spans are not recorded.
+ * @return 0; PYROSCOPE_EINVAL for span id 0; PYROSCOPE_ENOMEM.
+ * Thread-safe (per thread); not async-signal-safe.
+ */
+PYROSCOPE_EXTERN int pyroscope_span_begin(uint64_t span_id, const char *name);
+/* End the span begun last on this thread; extra calls are ignored. */
+PYROSCOPE_EXTERN void pyroscope_span_end(void);
+
 /* Counters for health checks and tests. */
 typedef struct pyroscope_stats {
     uint64_t samples;         /* CPU signals recorded */

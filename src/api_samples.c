@@ -3,9 +3,11 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/tls.h"
 #include "common/util.h"
 #include "core.h"
 #include "sampler/ring.h"
+#include "span.h"
 #include "tags/tags.h"
 
 #define MAX_STATIC_TAGS 64
@@ -133,6 +135,14 @@ int pyroscope_add_sample(pyroscope *p, unsigned int type,
     if (p->stopping) {
         pthread_mutex_unlock(&p->lock);
         return error_set(PYROSCOPE_ESTATE, "profiler is stopping");
+    }
+    /* A sample reported from the thread that took it (deferred capture)
+     * ran in that thread's span. */
+    if (stype == SAMPLE_CPU && !tags) {
+        const char *span_name = NULL;
+        uint64_t span_id = tls_span(&span_name);
+
+        tagset = span_tagset(p, tagset, span_id, span_name);
     }
     for (i = 0; i < n; i++) {
         words[2 * i] = frames_intern(&p->frames, frames[i].function,

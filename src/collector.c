@@ -6,6 +6,7 @@
 #include "common/util.h"
 #include "core.h"
 #include "heap.h"
+#include "span.h"
 #include "sampler/sampler.h"
 #include "tags/tags.h"
 
@@ -17,8 +18,9 @@ static void add_cpu(pyroscope *p, const ring_sample *s)
 
     v[0] = s->values[0];
     v[1] = s->values[0] * (1000000000LL / p->cfg.c.sample_rate);
-    window_add(&p->win, SAMPLE_CPU, s->flags, s->tagset, s->words, s->nlang,
-               s->nnative, v, 2);
+    window_add(&p->win, SAMPLE_CPU, s->flags,
+               span_tagset(p, s->tagset, s->span_id, s->span_name), s->words,
+               s->nlang, s->nnative, v, 2);
 }
 
 static void add_lock(pyroscope *p, const ring_sample *s)

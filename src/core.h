@@ -37,6 +37,8 @@ struct pyroscope {
     window win;
     named_frames frames;
     map lang_cache;       /* provider words -> named frame id, per window */
+    map span_cache;       /* (tag set, span) -> derived tag set, per window */
+    uint64_t spans_unlabelled; /* span samples left without span labels */
     pyroscope_tag *static_tags;
     size_t nstatic;
     int stopping;

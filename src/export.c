@@ -329,6 +329,7 @@ void export_window(pyroscope *p, window *w, uint64_t end_ns)
     for (i = 0; i < sizeof(KINDS) / sizeof(KINDS[0]); i++)
         export_kind(p, w, &KINDS[i], end_ns);
     map_clear(&p->lang_cache);
+    map_clear(&p->span_cache);
     /* Named frames are only referenced by windows; drop them when the
      * table is large and the new window holds no reference yet. */
     if (p->frames.n > 100000 && p->win.n == 0)

@@ -62,6 +62,7 @@ static void destroy(pyroscope *p)
     window_free(&p->win);
     frames_reset(&p->frames);
     map_free(&p->lang_cache);
+    map_free(&p->span_cache);
     symbols_free(p->syms);
     ring_destroy(&p->ring);
     free_static_tags(p);

@@ -322,7 +322,8 @@ static void test_env(void)
 
 /*
  * For tests/integration/otlp.py: profile a 75/25 work_alpha/work_beta
- * split, each in its own tag scope, with api = OTLP to a real server.
+ * split, each in its own tag scope, with api = OTLP to a real server;
+ * every work_alpha chunk runs in a span of its own.
  * Long chunks keep the split exact to well under a point.
  */
 static int workload(const char *url, const char *run)
@@ -345,7 +346,10 @@ static int workload(const char *url, const char *run)
         return 1;
     }
     for (i = 0; i < 10; i++) {
+        /* Each alpha chunk is a root span: 0x5a5a0000 + i, "alpha-op". */
+        pyroscope_span_begin(0x5a5a0000ull + (uint64_t)i, "alpha-op");
         PYROSCOPE_WITH_TAGS(ta, 1) { work_alpha(0.3); }
+        pyroscope_span_end();
         PYROSCOPE_WITH_TAGS(tb, 1) { work_beta(0.1); }
     }
     rc = pyroscope_flush(p, 20000);

@@ -37,9 +37,26 @@ typedef struct tls_cache_entry {
 struct tls_ext {
     uint64_t stack[TLS_MAX_DEPTH];
     int depth;
+    /* Span profiles: the thread's outermost active span (0 = none) and its
+     * interned name, read by the CPU signal handler on this thread. */
+    volatile uint64_t span_id;
+    const char *volatile span_name;
+    int span_depth;
     tls_cache_entry cache[TLS_CACHE_SIZE];
     char error[512];
 };
+
+/* The span the calling thread runs, for its own signal handler.
+ * Async-signal-safe: reads only memory allocated before. */
+static inline uint64_t tls_span(const char **name)
+{
+    tls_ext *e = pyroscope__tls.ext;
+
+    if (!e || !e->span_id)
+        return 0;
+    *name = e->span_name;
+    return e->span_id;
+}
 
 /* This thread's extension block, allocated on first use; NULL if out of
  * memory.  Not async-signal-safe. */

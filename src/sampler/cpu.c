@@ -109,6 +109,7 @@ static void record(const siginfo_t *si, void *uc)
     s = &c->s;
     s->type = SAMPLE_CPU;
     s->tagset = tags_current();
+    s->span_id = tls_span(&s->span_name);
     s->values[0] = weight;
     s->nlang = 0;
     s->nnative = 0;

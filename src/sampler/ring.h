@@ -31,6 +31,8 @@ typedef struct ring_sample {
     uint64_t tagset;
     int64_t values[2]; /* CPU: {weight}; HEAP: {size, 0}; LOCK: {1, ns} */
     uint64_t addr;     /* HEAP: block address */
+    uint64_t span_id;  /* CPU: the thread's root span, 0 = none */
+    const char *span_name;
     uint64_t words[RING_MAX_WORDS];
 } ring_sample;
 

@@ -404,7 +404,8 @@ uint64_t pyroscope_scope_restore(uint64_t id)
     return prev;
 }
 
-int tags_intern(const pyroscope_tag *tags, size_t n, uint64_t *out)
+static int intern(const pyroscope_tag *tags, size_t n, int checked,
+                  uint64_t *out)
 {
     pyroscope_tag sorted[TAGS_MAX_PER_SET];
     int k, err = 0;
@@ -414,7 +415,7 @@ int tags_intern(const pyroscope_tag *tags, size_t n, uint64_t *out)
     if (n > TAGS_MAX_PER_SET)
         return error_set(PYROSCOPE_ELIMIT, "%zu tags (max %d)", n,
                          TAGS_MAX_PER_SET);
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n && checked; i++) {
         err = tags_check_key(tags[i].key);
         if (!err)
             err = tags_check_value(tags[i].value, 1);
@@ -432,6 +433,16 @@ int tags_intern(const pyroscope_tag *tags, size_t n, uint64_t *out)
     release(id);
     *out = id;
     return 0;
+}
+
+int tags_intern(const pyroscope_tag *tags, size_t n, uint64_t *out)
+{
+    return intern(tags, n, 1, out);
+}
+
+int tags_intern_labels(const pyroscope_tag *tags, size_t n, uint64_t *out)
+{
+    return intern(tags, n, 0, out);
 }
 
 /* ---- collector side ---- */

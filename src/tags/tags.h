@@ -43,6 +43,11 @@ size_t tags_get(uint64_t id, pyroscope_tag *out, size_t max, char *strbuf,
  * held until the next tags_gc() window passes. */
 int tags_intern(const pyroscope_tag *tags, size_t n, uint64_t *out);
 
+/* The same without the value check: for sets that only ever become pprof
+ * labels (span names such as "GET /users/{id}"), never an /ingest series
+ * name.  Keys and values must still fit the length limits. */
+int tags_intern_labels(const pyroscope_tag *tags, size_t n, uint64_t *out);
+
 /* Start a new window; free sets unused for the last full window. */
 void tags_gc(void);
 

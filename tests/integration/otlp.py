@@ -1,7 +1,8 @@
 """OTLP export against a real Pyroscope server: what test_otlp --workload
 sends over /v1development/profiles must come back from the query API under
 the application's service name, as process_cpu, with the 75/25 split the
-workload burns and with each request tag selecting only its own function.
+workload burns, with each request tag selecting only its own function,
+and with a span selector returning only that span's samples.
 
     python3 tests/integration/otlp.py BUILD_DIR
 Env: PYROSCOPE_TEST_SERVER (else a server is started), PYROSCOPE_REQUIRE_SERVER.
@@ -41,6 +42,14 @@ def main(build):
     assert only_a.total.get("work_beta", 0) == 0, only_a.top()
     print("otlp: endpoint=/alpha selects work_alpha only (%d ms)"
           % (only_a.total["work_alpha"] // 1000000))
+    # Span profiles: one alpha chunk's span selects about 300 ms of alpha.
+    span = pyro.stacks(srv.url, pyro.CPU, sel, start_ms=start,
+                       span_ids=["%016x" % (0x5a5a0000 + 3)])
+    ms = span.total.get("work_alpha", 0) / 1e6
+    print("otlp: span %016x selects %d ms of work_alpha, %d ms of work_beta"
+          % (0x5a5a0003, ms, span.total.get("work_beta", 0) / 1e6))
+    assert 150 <= ms <= 450, span.top()
+    assert span.total.get("work_beta", 0) == 0, span.top()
     return 0
 
 

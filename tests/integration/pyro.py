@@ -252,11 +252,15 @@ def flamegraph_stacks(fg):
     return Stacks(int(fg.get("total", 0)), totals, selfs)
 
 
-def stacks(url, profile_type, selector, start_ms=None, end_ms=None, max_nodes=16384):
+def stacks(url, profile_type, selector, start_ms=None, end_ms=None, max_nodes=16384,
+           span_ids=None):
+    """Merged stacks; span_ids (16-hex-digit strings) keeps only those spans."""
     s, e = _window(start_ms, end_ms)
-    out = rpc(url, "SelectMergeStacktraces", {
-        "profile_typeID": profile_type, "label_selector": selector,
-        "start": str(s), "end": str(e), "max_nodes": str(max_nodes)})
+    body = {"profile_typeID": profile_type, "label_selector": selector,
+            "start": str(s), "end": str(e), "max_nodes": str(max_nodes)}
+    if span_ids:
+        body["span_selector"] = list(span_ids)
+    out = rpc(url, "SelectMergeStacktraces", body)
     return flamegraph_stacks(out.get("flamegraph") or {})
 
 
