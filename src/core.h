@@ -9,7 +9,7 @@
 #include "config.h"
 #include "pyroscope.h"
 #include "sampler/ring.h"
-#include "sampler/symbols.h"
+#include "symbols/symbols.h"
 #include "upload/upload.h"
 #include "window.h"
 

@@ -1,4 +1,4 @@
-# DWARF line tables (src/sampler/dwarf_line.c), checked against addr2line
+# DWARF line tables (src/symbols/dwarf_line.c), checked against addr2line
 # on the test's own binary (gcc 12 writes DWARF 5) and on copies of it
 # built with -gdwarf-4, with -gdwarf-2 (the assembler still writes a
 # version 3 line table; the test's hand-made image has version 2) and

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sampler/dwarf_line.h"
+#include "symbols/dwarf_line.h"
 
 static int failures;
 

@@ -1,17 +1,11 @@
 #include "dwarf_line.h"
 
-#include <elf.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
-#include <zstd.h>
 
 #include "../common/util.h"
-
-#ifndef ELFCOMPRESS_ZSTD
-#define ELFCOMPRESS_ZSTD 2 /* newer than some elf.h */
-#endif
+#include "elf.h"
 
 /* Numbers from the DWARF 5 specification (sections 6.2 and 7.5). */
 enum {
@@ -31,9 +25,6 @@ enum {
     FORM_strx1 = 0x25, FORM_strx2, FORM_strx3, FORM_strx4
 };
 
-/* A compressed section claiming to be larger than this is refused, so
- * a corrupt header cannot make us allocate without bound. */
-#define MAX_SECTION ((uint64_t)1 << 30)
 #define NO_FILE UINT32_MAX
 
 typedef struct row {
@@ -148,11 +139,7 @@ static const char *rd_str(cursor *c)
 
 /* ---- ELF sections ---------------------------------------------------- */
 
-typedef struct sect {
-    const uint8_t *p;
-    size_t n;
-    void *owned; /* decompressed copy, freed after load */
-} sect;
+typedef elf_sect sect;
 
 typedef struct sections {
     sect line, line_str, str;
@@ -166,132 +153,21 @@ static const char *sect_str(const sect *s, uint64_t off)
     return (const char *)s->p + off;
 }
 
-static int inflate_into(void *out, size_t outlen, uint32_t type,
-                        const uint8_t *in, size_t inlen)
-{
-    if (type == ELFCOMPRESS_ZLIB) {
-        uLongf got = outlen;
-        return uncompress(out, &got, in, inlen) == Z_OK && got == outlen;
-    }
-    if (type == ELFCOMPRESS_ZSTD) {
-        size_t got = ZSTD_decompress(out, outlen, in, inlen);
-        return !ZSTD_isError(got) && got == outlen;
-    }
-    return 0;
-}
-
-/* SHF_COMPRESSED: an Elf64_Chdr, then a zlib or zstd stream. */
-static int decompress(const uint8_t *p, size_t n, sect *out)
-{
-    Elf64_Chdr ch;
-    void *data;
-
-    if (n < sizeof(ch))
-        return -1;
-    memcpy(&ch, p, sizeof(ch));
-    if (ch.ch_size == 0 || ch.ch_size > MAX_SECTION)
-        return -1;
-    data = malloc(ch.ch_size);
-    if (!data)
-        return -1;
-    if (!inflate_into(data, ch.ch_size, ch.ch_type, p + sizeof(ch),
-                      n - sizeof(ch))) {
-        free(data);
-        return -1;
-    }
-    out->p = data;
-    out->n = ch.ch_size;
-    out->owned = data;
-    return 0;
-}
-
-static int section_data(const uint8_t *img, size_t len, const Elf64_Shdr *sh,
-                        sect *out)
-{
-    if (sh->sh_type == SHT_NOBITS || sh->sh_offset > len ||
-        sh->sh_size > len - sh->sh_offset)
-        return -1;
-    if (sh->sh_flags & SHF_COMPRESSED)
-        return decompress(img + sh->sh_offset, sh->sh_size, out);
-    out->p = img + sh->sh_offset;
-    out->n = sh->sh_size;
-    return 0;
-}
-
-/* Headers are copied out with memcpy: garbage input need not be aligned. */
-static void shdr_at(const uint8_t *img, const Elf64_Ehdr *eh, size_t i,
-                    Elf64_Shdr *sh)
-{
-    memcpy(sh, img + eh->e_shoff + i * sizeof(*sh), sizeof(*sh));
-}
-
-/* Section count and name-table index, with the extended numbering used
- * past 0xff00 sections (the real values then live in section 0). */
-static int section_counts(const uint8_t *img, size_t len,
-                          const Elf64_Ehdr *eh, size_t *num, size_t *strndx)
-{
-    Elf64_Shdr sh0;
-
-    if (eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff == 0 ||
-        eh->e_shoff > len || len - eh->e_shoff < sizeof(Elf64_Shdr))
-        return -1;
-    shdr_at(img, eh, 0, &sh0);
-    *num = eh->e_shnum ? eh->e_shnum : sh0.sh_size;
-    *strndx = eh->e_shstrndx != SHN_XINDEX ? eh->e_shstrndx : sh0.sh_link;
-    if (*num > (len - eh->e_shoff) / sizeof(Elf64_Shdr) || *strndx >= *num)
-        return -1;
-    return 0;
-}
-
-static void pick_section(const uint8_t *img, size_t len, const Elf64_Shdr *sh,
-                         const char *name, sections *s)
-{
-    sect *want = NULL;
-
-    if (strcmp(name, ".debug_line") == 0)
-        want = &s->line;
-    else if (strcmp(name, ".debug_line_str") == 0)
-        want = &s->line_str;
-    else if (strcmp(name, ".debug_str") == 0)
-        want = &s->str;
-    if (want && !want->p && section_data(img, len, sh, want) != 0)
-        memset(want, 0, sizeof(*want));
-}
-
 static int find_sections(const uint8_t *img, size_t len, sections *s)
 {
-    Elf64_Ehdr eh;
-    Elf64_Shdr sh;
-    sect names = {0};
-    size_t i, num, strndx;
-
-    if (len < sizeof(eh))
+    if (elf_section(img, len, ".debug_line", &s->line, NULL) != 0)
         return -1;
-    memcpy(&eh, img, sizeof(eh));
-    /* Only native-order 64-bit objects: that is what we run on. */
-    if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
-        eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-        eh.e_ident[EI_DATA] != ELFDATA2LSB ||
-        section_counts(img, len, &eh, &num, &strndx) != 0)
-        return -1;
-    shdr_at(img, &eh, strndx, &sh);
-    if (sh.sh_flags & SHF_COMPRESSED || section_data(img, len, &sh, &names))
-        return -1;
-    for (i = 0; i < num; i++) {
-        const char *name;
-        shdr_at(img, &eh, i, &sh);
-        name = sect_str(&names, sh.sh_name);
-        if (name)
-            pick_section(img, len, &sh, name, s);
-    }
-    return s->line.p ? 0 : -1;
+    /* DWARF 5 forms only: absent in older objects. */
+    elf_section(img, len, ".debug_line_str", &s->line_str, NULL);
+    elf_section(img, len, ".debug_str", &s->str, NULL);
+    return 0;
 }
 
 static void free_sections(sections *s)
 {
-    free(s->line.owned);
-    free(s->line_str.owned);
-    free(s->str.owned);
+    elf_sect_free(&s->line);
+    elf_sect_free(&s->line_str);
+    elf_sect_free(&s->str);
 }
 
 /* ---- growable arrays and the path pool --------------------------------- */

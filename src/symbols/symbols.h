@@ -1,6 +1,11 @@
-/* Native symbolization for the collector thread: mappings and names. */
-#ifndef PYROSCOPE_SAMPLER_SYMBOLS_H
-#define PYROSCOPE_SAMPLER_SYMBOLS_H
+/*
+ * Native symbolization for the collector thread.  In: pcs from the
+ * sampler's stacks.  Out: the mapping of each pc (path, offsets, GNU build
+ * ID for server-side symbolization) and, where the object or its separate
+ * debug file has them, function names and source lines.
+ */
+#ifndef PYROSCOPE_SYMBOLS_SYMBOLS_H
+#define PYROSCOPE_SYMBOLS_SYMBOLS_H
 
 #include <stdint.h>
 

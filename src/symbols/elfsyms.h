@@ -1,7 +1,8 @@
-/* Function symbols of loaded ELF objects, read from their files (.symtab,
- * else .dynsym), so that static functions are named too. */
-#ifndef PYROSCOPE_SAMPLER_ELFSYMS_H
-#define PYROSCOPE_SAMPLER_ELFSYMS_H
+/* Function symbols and source lines of loaded ELF objects, read from their
+ * files (.symtab, else .dynsym), so that static functions are named too;
+ * for stripped objects from their separate debug files (see elf.h). */
+#ifndef PYROSCOPE_SYMBOLS_ELFSYMS_H
+#define PYROSCOPE_SYMBOLS_ELFSYMS_H
 
 #include <stdint.h>
 

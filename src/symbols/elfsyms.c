@@ -1,16 +1,12 @@
 #include "elfsyms.h"
 
-#include <elf.h>
-#include <fcntl.h>
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "../common/util.h"
 #include "dwarf_line.h"
+#include "elf.h"
 
 typedef struct fsym {
     uint64_t start, size;
@@ -21,8 +17,8 @@ typedef struct object {
     char *path;
     uint64_t bias, lo, hi; /* executable range in memory */
     int loaded;
-    void *image;
-    size_t image_len;
+    elf_file file;  /* the object's own file */
+    elf_file debug; /* its separate debug file, if one was needed */
     fsym *syms;
     size_t nsyms;
     dwarf_lines *lines; /* NULL without .debug_line */
@@ -76,8 +72,8 @@ static void free_objects(elfsyms *e)
         free(e->objs[i].path);
         free(e->objs[i].syms);
         dwarf_lines_free(e->objs[i].lines);
-        if (e->objs[i].image)
-            munmap(e->objs[i].image, e->objs[i].image_len);
+        elf_close(&e->objs[i].file);
+        elf_close(&e->objs[i].debug);
     }
     free(e->objs);
     e->objs = NULL;
@@ -114,73 +110,66 @@ static int sym_cmp(const void *a, const void *b)
     return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Read function symbols of one section of type `want`; 0 if none. */
-static size_t read_symtab(object *o, const ElfW(Ehdr) *eh, uint32_t want)
+/* Function symbols of section `name` (.symtab or .dynsym) of an image;
+ * names point into the image. */
+static size_t read_symtab(object *o, const elf_file *f, const char *name)
 {
-    const ElfW(Shdr) *sh = (const void *)((const char *)eh + eh->e_shoff);
-    const char *base = (const char *)eh;
-    size_t i, j, n = 0;
+    elf_sect tab, str;
+    Elf64_Shdr sh;
+    const ElfW(Sym) *sy;
+    size_t j, count, n = 0;
 
-    for (i = 0; i < eh->e_shnum; i++) {
-        const ElfW(Sym) *sy;
-        const char *strtab;
-        size_t count;
-        if (sh[i].sh_type != want || sh[i].sh_link >= eh->e_shnum ||
-            sh[i].sh_offset + sh[i].sh_size > o->image_len)
+    if (elf_section(f->map, f->len, name, &tab, &sh) != 0)
+        return 0;
+    if (tab.owned || elf_section_at(f->map, f->len, sh.sh_link, &str) != 0 ||
+        str.owned || sh.sh_entsize != sizeof(*sy)) {
+        elf_sect_free(&tab);
+        return 0;
+    }
+    sy = (const void *)tab.p;
+    count = tab.n / sizeof(*sy);
+    o->syms = calloc(count ? count : 1, sizeof(*o->syms));
+    if (!o->syms)
+        return 0;
+    for (j = 0; j < count; j++) {
+        if (ELF64_ST_TYPE(sy[j].st_info) != STT_FUNC || sy[j].st_value == 0 ||
+            sy[j].st_name >= str.n)
             continue;
-        sy = (const void *)(base + sh[i].sh_offset);
-        strtab = base + sh[sh[i].sh_link].sh_offset;
-        count = sh[i].sh_size / sizeof(*sy);
-        o->syms = calloc(count ? count : 1, sizeof(*o->syms));
-        if (!o->syms)
-            return 0;
-        for (j = 0; j < count; j++) {
-            if (ELF64_ST_TYPE(sy[j].st_info) != STT_FUNC ||
-                sy[j].st_value == 0)
-                continue;
-            o->syms[n].start = sy[j].st_value;
-            o->syms[n].size = sy[j].st_size;
-            o->syms[n].name = strtab + sy[j].st_name;
-            n++;
-        }
-        break;
+        o->syms[n].start = sy[j].st_value;
+        o->syms[n].size = sy[j].st_size;
+        o->syms[n].name = (const char *)str.p + sy[j].st_name;
+        n++;
+    }
+    if (n == 0) {
+        free(o->syms);
+        o->syms = NULL;
     }
     return n;
 }
 
+/*
+ * Symbols and lines come from the object's own file, and what it lacks
+ * (a stripped binary has neither .symtab nor .debug_line) from its
+ * separate debug file, found by build ID or .gnu_debuglink.  .dynsym is
+ * the last resort: exported names only.
+ */
 static void load(object *o)
 {
-    struct stat st;
-    const ElfW(Ehdr) *eh;
-    int fd;
-
     o->loaded = 1;
-    fd = open(o->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (elf_open(&o->file, o->path) != 0)
         return;
-    if (fstat(fd, &st) == 0 && st.st_size > (off_t)sizeof(ElfW(Ehdr))) {
-        o->image = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd,
-                        0);
-        if (o->image == MAP_FAILED)
-            o->image = NULL;
-        else
-            o->image_len = (size_t)st.st_size;
+    o->nsyms = read_symtab(o, &o->file, ".symtab");
+    o->lines = dwarf_lines_load(o->file.map, o->file.len);
+    if ((o->nsyms == 0 || !o->lines) &&
+        elf_debug_file(o->path, o->file.map, o->file.len, &o->debug) == 0) {
+        if (o->nsyms == 0)
+            o->nsyms = read_symtab(o, &o->debug, ".symtab");
+        if (!o->lines)
+            o->lines = dwarf_lines_load(o->debug.map, o->debug.len);
     }
-    close(fd);
-    if (!o->image)
-        return;
-    eh = o->image;
-    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
-        eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > o->image_len)
-        return;
-    o->nsyms = read_symtab(o, eh, SHT_SYMTAB);
-    if (o->nsyms == 0) {
-        free(o->syms);
-        o->syms = NULL;
-        o->nsyms = read_symtab(o, eh, SHT_DYNSYM);
-    }
+    if (o->nsyms == 0)
+        o->nsyms = read_symtab(o, &o->file, ".dynsym");
     qsort(o->syms, o->nsyms, sizeof(*o->syms), sym_cmp);
-    o->lines = dwarf_lines_load(o->image, o->image_len);
 }
 
 static const char *find(const object *o, uint64_t addr)

@@ -1,8 +1,8 @@
 /* File and line of a code address, from the DWARF line-number tables
  * (.debug_line, versions 2 to 5) of an ELF image.  The tables are run
  * once at load into sorted rows, so a lookup is two binary searches. */
-#ifndef PYROSCOPE_SAMPLER_DWARF_LINE_H
-#define PYROSCOPE_SAMPLER_DWARF_LINE_H
+#ifndef PYROSCOPE_SYMBOLS_DWARF_LINE_H
+#define PYROSCOPE_SYMBOLS_DWARF_LINE_H
 
 #include <stddef.h>
 #include <stdint.h>
