@@ -77,6 +77,16 @@ static void test_outage_and_recovery(void)
     http_server_set(s, HTTP_OK, 503);
     p = start(s, spool);
     pthread_create(&t, NULL, busy, NULL);
+    /* The baseline is taken once the first window has been symbolized and
+     * failed to upload: symbol and line tables (also those of separate
+     * debug files, e.g. libc6-dbg's) are loaded by then. */
+    for (before = 0; before < 300; before++) {
+        pyroscope_get_stats(p, &st);
+        if (st.upload_failures > 0)
+            break;
+        usleep(100 * 1000);
+    }
+    ASSERT(st.upload_failures > 0);
     rss0 = rss_kb();
     sleep(4); /* ~40 windows while the server fails */
     rss1 = rss_kb();

@@ -148,6 +148,28 @@ static size_t read_symtab(object *o, const elf_file *f, const char *name)
 }
 
 /*
+ * Line tables of a distribution's libraries cost memory out of proportion
+ * (libc6-dbg's libc alone: about 7 MB of rows) for lines nobody reads, so
+ * from separate debug files they are taken for the program's own objects
+ * only, unless PYROSCOPE_DEBUG_LINES=all.  Their function names are always
+ * taken: a symbol table costs a few hundred KB.
+ */
+static int wants_debug_lines(const char *path)
+{
+    static const char *const system_dirs[] = {"/lib/", "/lib64/", "/usr/lib/",
+                                              "/usr/lib64/", "/usr/libexec/"};
+    const char *all = getenv("PYROSCOPE_DEBUG_LINES");
+    size_t i;
+
+    if (all && !strcmp(all, "all"))
+        return 1;
+    for (i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]); i++)
+        if (!strncmp(path, system_dirs[i], strlen(system_dirs[i])))
+            return 0;
+    return 1;
+}
+
+/*
  * Symbols and lines come from the object's own file, and what it lacks
  * (a stripped binary has neither .symtab nor .debug_line) from its
  * separate debug file, found by build ID or .gnu_debuglink.  .dynsym is
@@ -164,7 +186,7 @@ static void load(object *o)
         elf_debug_file(o->path, o->file.map, o->file.len, &o->debug) == 0) {
         if (o->nsyms == 0)
             o->nsyms = read_symtab(o, &o->debug, ".symtab");
-        if (!o->lines)
+        if (!o->lines && wants_debug_lines(o->path))
             o->lines = dwarf_lines_load(o->debug.map, o->debug.len);
     }
     if (o->nsyms == 0)
