@@ -131,6 +131,9 @@ static void test_stop_spools_for_next_run(void)
     ASSERT(files >= 1);
     http_server_set(s, HTTP_OK, 200);
     p = start(s, spool);
+    /* A run takes spooled profiles once it has delivered one of its own
+     * (or has been idle for an upload interval): give it a window. */
+    work_delta(0.2);
     ASSERT_EQ(pyroscope_flush(p, 20000), 0);
     pyroscope_get_stats(p, &st);
     ASSERT(st.profiles_uploaded >= files);
