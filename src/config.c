@@ -211,7 +211,7 @@ static int parse_log_level(const char *v, int *out)
                                         "debug"};
     int i;
 
-    if (strcasecmp(v, "none") == 0) {
+    if (strcasecmp(v, "none") == 0 || strcasecmp(v, names[0]) == 0) {
         *out = PYROSCOPE_LOG_OFF;
         return 0;
     }

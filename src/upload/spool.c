@@ -541,19 +541,29 @@ static int parse_claim(const char *name, long *pid, unsigned long long *start,
 
 /* A claim whose owner died (or that is very old) goes back under its
  * record name, so that its profile is delivered by someone else. */
-static void reclaim_if_stale(spool *s, const char *name)
+static const char *reclaim_if_stale(spool *s, const char *name)
 {
     unsigned long long start, when;
     const char *orig;
     long pid;
 
     if (parse_claim(name, &pid, &start, &when, &orig) != 0)
-        return;
+        return NULL;
     if (owner_alive(s, pid, start) &&
         (unsigned long long)time(NULL) < when + CLAIM_STALE_S)
-        return;
-    if (renameat(s->dirfd, name, s->dirfd, orig) == 0)
-        LOG_DEBUG("spool: took back %s from process %ld", orig, pid);
+        return NULL;
+    if (renameat(s->dirfd, name, s->dirfd, orig) != 0)
+        return NULL;
+    LOG_DEBUG("spool: took back %s from process %ld", orig, pid);
+    return orig;
+}
+
+static void consider(const char *n, char *out, size_t cap, int *found)
+{
+    if ((!*found || strcmp(n, out) < 0) && strlen(n) < cap) {
+        memcpy(out, n, strlen(n) + 1);
+        *found = 1;
+    }
 }
 
 /* Leftover temp file of a writer that died before renaming it. */
@@ -582,18 +592,19 @@ static int scan(spool *s, char *out, size_t cap)
         return 0;
     }
     while ((de = readdir(d)) != NULL) {
-        const char *n = de->d_name;
-        if (strncmp(n, CLAIMED, strlen(CLAIMED)) == 0)
-            reclaim_if_stale(s, n);
-        else if (strncmp(n, TMP, strlen(TMP)) == 0)
+        const char *n = de->d_name, *back;
+        if (strncmp(n, CLAIMED, strlen(CLAIMED)) == 0) {
+            /* readdir may not show the new name in this pass */
+            if ((back = reclaim_if_stale(s, n)) != NULL)
+                consider(back, out, cap, &found);
+        } else if (strncmp(n, TMP, strlen(TMP)) == 0) {
             drop_if_orphan(s, n);
-        else if (strncmp(n, PREFIX, strlen(PREFIX)) != 0)
+        } else if (strncmp(n, PREFIX, strlen(PREFIX)) != 0) {
             continue;
-        else if (!is_record_name(n))
+        } else if (!is_record_name(n)) {
             quarantine(s, n, n, "its name is not one we write");
-        else if ((!found || strcmp(n, out) < 0) && strlen(n) < cap) {
-            memcpy(out, n, strlen(n) + 1);
-            found = 1;
+        } else {
+            consider(n, out, cap, &found);
         }
     }
     closedir(d);
