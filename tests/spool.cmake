@@ -11,3 +11,11 @@ else()
   add_test(NAME spool_kill COMMAND test_spool_kill)
 endif()
 set_tests_properties(spool_kill PROPERTIES TIMEOUT 300)
+
+pyroscope_test(test_wire)
+add_test(NAME wire COMMAND test_wire)
+set_tests_properties(wire PROPERTIES TIMEOUT 180)
+
+pyroscope_test(test_tls)
+add_test(NAME tls COMMAND test_tls ${CMAKE_CURRENT_SOURCE_DIR}/support/tls_server.py)
+set_tests_properties(tls PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77)

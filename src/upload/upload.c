@@ -804,6 +804,7 @@ static int setup_auth(upload *u, const upload_opts *o)
         u->basic_password = str_dup(pw);
         rc |= !u->basic_user || !u->basic_password;
         rc |= add_secret(u, pw, strlen(pw));
+        rc |= add_secret(u, o->basic_user, strlen(o->basic_user));
     }
     if (o->tenant_id && *o->tenant_id)
         rc |= add_header(u, "X-Scope-OrgID", o->tenant_id);
