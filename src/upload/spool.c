@@ -710,7 +710,8 @@ static void list_dir(int dirfd, int quar, listing *l)
         l->bytes += (uint64_t)st.st_size;
     }
     closedir(d);
-    qsort(l->v, l->n, sizeof(entry), entry_cmp);
+    if (l->n)
+        qsort(l->v, l->n, sizeof(entry), entry_cmp);
 }
 
 static void listing_free(listing *l)

@@ -224,6 +224,8 @@ static void reply_text(upload *u, const http_reply *r, char *out, size_t cap)
         cut_partial_secret(u, t);
     for (i = 0; i < u->nsecrets; i++)
         redact_mask(t, u->secrets[i]);
+    for (i = strlen(t); i > 0 && strchr(" \t\r\n", t[i - 1]); i--)
+        t[i - 1] = '\0';
     redact_printable(t);
     if (!t[0])
         strcpy(t, "(empty body)");
