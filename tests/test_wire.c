@@ -329,8 +329,28 @@ static void test_413_and_redirect(void)
     TEST_OK("413 dropped with a clear line; redirects not followed");
 }
 
+/* A caller built against the version 1 header passes a smaller struct:
+ * the fields added in version 2 (TLS) must not be read from it. */
+static void test_config_v1_struct(void)
+{
+    pyroscope_config c;
+    pyroscope *p;
+
+    memset(&c, 0xAB, sizeof(c)); /* what lies past a v1 struct */
+    ASSERT_EQ(pyroscope_config_init(&c, 1), 0);
+    ASSERT(c.tls_insecure != 0 && c.tls_insecure != 1); /* not touched */
+    c.application_name = "wire-v1";
+    c.server_address = "http://127.0.0.1:1";
+    c.log_level = PYROSCOPE_LOG_OFF;
+    ASSERT_EQ(pyroscope_start(&p, &c), 0);
+    pyroscope_stop(p);
+    TEST_OK("version 1 config structs: the v2 tail is neither written nor "
+            "read");
+}
+
 int main(void)
 {
+    test_config_v1_struct();
     test_crlf_struct();
     test_crlf_env();
     test_secrets_and_401();
