@@ -644,8 +644,48 @@ static void test_trim_and_quarantine_bound(void)
     TEST_OK("trim deletes the oldest records; quarantine keeps the last 16");
 }
 
+static void hex_is(const unsigned char *d, const char *want)
+{
+    char got[2 * SHA256_LEN + 1];
+    int i;
+
+    for (i = 0; i < SHA256_LEN; i++)
+        sprintf(got + 2 * i, "%02x", d[i]);
+    ASSERT_STR_EQ(got, want);
+}
+
+/* FIPS 180-4 and RFC 4231 vectors, the long one fed in odd chunks. */
+static void test_sha256(void)
+{
+    static char a[997];
+    unsigned char out[SHA256_LEN];
+    sha256_ctx c;
+    size_t left = 1000000, n;
+
+    sha256_init(&c);
+    sha256_update(&c, "abc", 3);
+    sha256_final(&c, out);
+    hex_is(out, "ba7816bf8f01cfea414140de5dae2223"
+                "b00361a396177a9cb410ff61f20015ad");
+    memset(a, 'a', sizeof(a));
+    sha256_init(&c);
+    for (; left; left -= n) {
+        n = left < sizeof(a) ? left : sizeof(a);
+        sha256_update(&c, a, n);
+    }
+    sha256_final(&c, out);
+    hex_is(out, "cdc76e5c9914fb9281a1c7e284d73e67"
+                "f1809a48a497200e046d39ccc7112cd0");
+    hmac_sha256((const unsigned char *)"Jefe", 4, "what do ya want ", 16,
+                "for nothing?", 12, out);
+    hex_is(out, "5bdcc146bf60754e6a042426089575c7"
+                "5a003f089d2739839dec58b964ec3843");
+    TEST_OK("SHA-256 and HMAC-SHA-256 match the published vectors");
+}
+
 int main(void)
 {
+    test_sha256();
     test_roundtrip_and_refusals();
     test_dir_and_key();
     test_sealed_but_malformed();

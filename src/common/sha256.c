@@ -22,7 +22,7 @@ static uint32_t ror(uint32_t x, int n)
 
 static void compress(uint32_t h[8], const unsigned char *p)
 {
-    uint32_t w[64], s[8], t1, t2;
+    uint32_t w[64], a, b, c, d, e, f, g, k, t1, t2;
     int i;
 
     for (i = 0; i < 16; i++)
@@ -32,18 +32,18 @@ static void compress(uint32_t h[8], const unsigned char *p)
         w[i] = w[i - 16] + w[i - 7] +
                (ror(w[i - 15], 7) ^ ror(w[i - 15], 18) ^ (w[i - 15] >> 3)) +
                (ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10));
-    memcpy(s, h, sizeof(s));
+    a = h[0], b = h[1], c = h[2], d = h[3];
+    e = h[4], f = h[5], g = h[6], k = h[7];
     for (i = 0; i < 64; i++) {
-        t1 = s[7] + (ror(s[4], 6) ^ ror(s[4], 11) ^ ror(s[4], 25)) +
-             ((s[4] & s[5]) ^ (~s[4] & s[6])) + K[i] + w[i];
-        t2 = (ror(s[0], 2) ^ ror(s[0], 13) ^ ror(s[0], 22)) +
-             ((s[0] & s[1]) ^ (s[0] & s[2]) ^ (s[1] & s[2]));
-        memmove(s + 1, s, 7 * sizeof(s[0]));
-        s[4] += t1;
-        s[0] = t1 + t2;
+        t1 = k + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) +
+             K[i] + w[i];
+        t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) +
+             ((a & b) ^ (a & c) ^ (b & c));
+        k = g, g = f, f = e, e = d + t1;
+        d = c, c = b, b = a, a = t1 + t2;
     }
-    for (i = 0; i < 8; i++)
-        h[i] += s[i];
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d;
+    h[4] += e, h[5] += f, h[6] += g, h[7] += k;
 }
 
 void sha256_init(sha256_ctx *c)
@@ -64,6 +64,12 @@ void sha256_update(sha256_ctx *c, const void *data, size_t len)
 
     c->total += len;
     while (len) {
+        if (c->used == 0 && len >= 64) { /* whole blocks: no copy */
+            compress(c->h, p);
+            p += 64;
+            len -= 64;
+            continue;
+        }
         n = 64 - c->used < len ? 64 - c->used : len;
         memcpy(c->blk + c->used, p, n);
         c->used += n;
