@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "push.pb-c.h"
 #include "pyroscope.h"
 #include "support/http_server.h"
 #include "support/test.h"
@@ -348,9 +349,43 @@ static void test_config_v1_struct(void)
             "read");
 }
 
+/* Push API: the RawSample ID in the body is the header's profile id. */
+static void test_push_id(void)
+{
+    http_server *s = http_server_start();
+    pyroscope_config c = PYROSCOPE_CONFIG_INIT;
+    Push__V1__PushRequest *req;
+    http_request *r;
+    char url[64], *id;
+    pyroscope *p;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", http_server_port(s));
+    c.application_name = "wire-push";
+    c.server_address = url;
+    c.api = PYROSCOPE_API_PUSH;
+    c.upload_interval_ms = 100;
+    c.log_level = PYROSCOPE_LOG_OFF;
+    ASSERT_EQ(pyroscope_start(&p, &c), 0);
+    wait_requests(s, 1, 60);
+    pyroscope_stop(p);
+    r = http_server_get(s, 0);
+    id = http_header(r, ID_HEADER);
+    req = push__v1__push_request__unpack(NULL, r->len, r->body);
+    ASSERT(req && req->n_series == 1 && req->series[0]->n_samples == 1);
+    ASSERT(id && strlen(id) == 32);
+    ASSERT_STR_EQ(req->series[0]->samples[0]->id, id);
+    push__v1__push_request__free_unpacked(req, NULL);
+    free(id);
+    http_request_free(r);
+    free(r);
+    http_server_stop(s);
+    TEST_OK("push: the sample ID is the stable profile id of the header");
+}
+
 int main(void)
 {
     test_config_v1_struct();
+    test_push_id();
     test_crlf_struct();
     test_crlf_env();
     test_secrets_and_401();
