@@ -143,6 +143,8 @@ static void test_roundtrip_and_refusals(void)
     ASSERT_EQ(spool_open(&s, dir), 0);
     roundtrip(s, make_job(INGEST_PATH, NULL, NULL, "pprof-bytes"));
     roundtrip(s, make_job(PUSH_PATH, NULL, "application/proto", "push"));
+    roundtrip(s, make_job("/v1development/profiles", NULL,
+                          "application/x-protobuf", "otlp"));
     roundtrip(s, make_job("", "my.app.cpu.1700000000123.7.pb.gz", NULL, "f"));
     for (i = 0; i < sizeof(evil_paths) / sizeof(evil_paths[0]); i++) {
         j = make_job(evil_paths[i], NULL, NULL, "x");

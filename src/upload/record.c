@@ -4,15 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { K_INGEST = 1, K_PUSH = 2, K_FILE = 3 };
+enum kind { K_INGEST = 1, K_PUSH = 2, K_FILE = 3, K_OTLP = 4 };
 
 #define PUSH_PATH "/push.v1.PusherService/Push"
+#define OTLP_PROFILES_PATH "/v1development/profiles" /* otlp.h's OTLP_PATH */
 #define INGEST_PREFIX "/ingest?"
 #define MAX_FIELD 4096
 
 /* Content types are static strings in jobs; NULL = multipart "profile". */
 static const char *const CONTENT_TYPES[] = {NULL, "application/proto",
-                                            "application/octet-stream"};
+                                            "application/octet-stream",
+                                            "application/x-protobuf"};
 #define N_CONTENT_TYPES (sizeof(CONTENT_TYPES) / sizeof(CONTENT_TYPES[0]))
 
 typedef int (*check_fn)(const char *v, size_t n);
@@ -314,6 +316,8 @@ static int kind_of(const upload_job *job, fields *fs, const char **why)
         return parse_file_name(job->file_name, fs, why) ? -1 : K_FILE;
     if (job->path && strcmp(job->path, PUSH_PATH) == 0)
         return K_PUSH;
+    if (job->path && strcmp(job->path, OTLP_PROFILES_PATH) == 0)
+        return K_OTLP;
     if (job->path &&
         strncmp(job->path, INGEST_PREFIX, strlen(INGEST_PREFIX)) == 0)
         return parse_query(job->path + strlen(INGEST_PREFIX), fs, why)
@@ -432,6 +436,8 @@ static char *build_path(int kind, const fields *fs)
 
     if (kind == K_PUSH)
         return str_dup(PUSH_PATH);
+    if (kind == K_OTLP)
+        return str_dup(OTLP_PROFILES_PATH);
     if (kind == K_FILE)
         return str_dup("");
     buf_init(&b);
@@ -507,8 +513,8 @@ static int read_head(reader *r, uint64_t *kind, uint64_t *ct,
         *why = "unknown record version";
         return -1;
     }
-    if (*kind < K_INGEST || *kind > K_FILE || *ct >= N_CONTENT_TYPES ||
-        (*kind == K_PUSH && *count != 0)) {
+    if (*kind < K_INGEST || *kind > K_OTLP || *ct >= N_CONTENT_TYPES ||
+        ((*kind == K_PUSH || *kind == K_OTLP) && *count != 0)) {
         *why = "unknown API kind or content type";
         return -1;
     }
