@@ -95,7 +95,7 @@ typedef struct pyroscope_tag {
  */
 typedef void (*pyroscope_log_fn)(int level, const char *msg, void *payload);
 
-#define PYROSCOPE_CONFIG_VERSION 1
+#define PYROSCOPE_CONFIG_VERSION 2
 
 /*
  * Profiler configuration.  Initialise with PYROSCOPE_CONFIG_INIT or
@@ -134,6 +134,13 @@ typedef struct pyroscope_config {
     int fork_mode;                 /* pyroscope_fork_mode */
     int signal;                    /* 0 = pick (SIGPROF, or a free RT signal) */
     uint64_t spool_max_bytes;      /* disk bound of spool_dir, default 64 MiB */
+    /* Version 2 (0.1.0). */
+    const char *tls_ca_file;       /* PEM CA bundle that verifies https servers
+                                      instead of the system's; env
+                                      PYROSCOPE_TLS_CA_FILE */
+    int tls_insecure;              /* 1: skip certificate and host name
+                                      checks (testing only; logged); env
+                                      PYROSCOPE_TLS_INSECURE */
 } pyroscope_config;
 
 #ifdef __cplusplus

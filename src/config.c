@@ -3,10 +3,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/util.h"
 #include "tags/tags.h"
 
@@ -49,16 +53,31 @@ static void trim(const char **b, const char **e)
         (*e)--;
 }
 
-int config_parse_kv(config *c, const char *s, char sep, char kvsep,
-                    pyroscope_tag **out, size_t *n)
+static int memchr_ctl(const char *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* `what` names the source in errors; a secret source (headers) never has
+ * its text echoed, and nothing with a control character is echoed. */
+static int parse_kv(config *c, const char *s, char sep, char kvsep,
+                    pyroscope_tag **out, size_t *n, const char *what,
+                    int secret)
 {
     const char *p = s;
+    size_t item = 0;
 
     while (p && *p) {
         const char *end = strchr(p, sep), *eq, *kb, *ke, *vb, *ve;
         pyroscope_tag *t;
         if (!end)
             end = p + strlen(p);
+        item++;
         eq = memchr(p, kvsep, (size_t)(end - p));
         kb = p;
         ke = eq ? eq : end;
@@ -67,9 +86,13 @@ int config_parse_kv(config *c, const char *s, char sep, char kvsep,
             p = *end ? end + 1 : end;
             continue;
         }
+        if (!eq && (secret || memchr_ctl(p, (size_t)(end - p))))
+            return error_set(PYROSCOPE_EINVAL,
+                             "%s: item %zu is not key%cvalue (text not "
+                             "shown)", what, item, kvsep);
         if (!eq)
-            return error_set(PYROSCOPE_EINVAL, "'%.*s' is not key%cvalue",
-                             (int)(end - p), p, kvsep);
+            return error_set(PYROSCOPE_EINVAL, "%s: '%.*s' is not key%cvalue",
+                             what, (int)(end - p), p, kvsep);
         vb = eq + 1;
         ve = end;
         trim(&vb, &ve);
@@ -85,6 +108,12 @@ int config_parse_kv(config *c, const char *s, char sep, char kvsep,
         p = *end ? end + 1 : end;
     }
     return 0;
+}
+
+int config_parse_kv(config *c, const char *s, char sep, char kvsep,
+                    pyroscope_tag **out, size_t *n)
+{
+    return parse_kv(c, s, sep, kvsep, out, n, "PYROSCOPE_LABELS", 0);
 }
 
 long config_parse_duration_ms(const char *s)
@@ -154,13 +183,35 @@ static int parse_int_env(const char *name, int *out)
     return 0;
 }
 
+static int parse_bool_env(const char *name, int *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    const char *v = getenv(name);
+    size_t i;
+
+    if (!v || !*v)
+        return 0;
+    for (i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(v, no[i]) == 0)
+            return 0;
+    }
+    return error_set(PYROSCOPE_EINVAL,
+                     "%s is not a boolean (expected 1/0, true/false, yes/no, "
+                     "on/off)", name);
+}
+
 static int parse_log_level(const char *v, int *out)
 {
     static const char *const names[] = {"off", "error", "warn", "info",
                                         "debug"};
     int i;
 
-    if (strcasecmp(v, "none") == 0) {
+    if (strcasecmp(v, "none") == 0 || strcasecmp(v, names[0]) == 0) {
         *out = PYROSCOPE_LOG_OFF;
         return 0;
     }
@@ -233,7 +284,10 @@ static int merge_env(config *c)
                                     "PYROSCOPE_BASIC_AUTH_PASSWORD");
     k->tenant_id = env_or(k->tenant_id, "PYROSCOPE_TENANT_ID");
     k->spool_dir = env_or(k->spool_dir, "PYROSCOPE_SPOOL_DIR");
-    if (!k->sample_rate)
+    k->tls_ca_file = env_or(k->tls_ca_file, "PYROSCOPE_TLS_CA_FILE");
+    if (!k->tls_insecure)
+        rc = parse_bool_env("PYROSCOPE_TLS_INSECURE", &k->tls_insecure);
+    if (!rc && !k->sample_rate)
         rc = parse_int_env("PYROSCOPE_SAMPLE_RATE", &k->sample_rate);
     v = getenv("PYROSCOPE_UPLOAD_INTERVAL");
     if (!rc && !k->upload_interval_ms && v && *v) {
@@ -297,8 +351,8 @@ static int merge_env_lists(config *c)
             if (!strchr("{}\"", *p))
                 *q++ = *p;
         *q = '\0';
-        rc = config_parse_kv(c, tmp, ',', ':', &c->headers,
-                             &c->c.http_headers_count);
+        rc = parse_kv(c, tmp, ',', ':', &c->headers,
+                      &c->c.http_headers_count, "PYROSCOPE_HTTP_HEADERS", 1);
     }
     return rc;
 }
@@ -331,19 +385,130 @@ static void apply_defaults(pyroscope_config *k)
         k->server_address = "http://localhost:4040";
 }
 
+/* A control character in a value bound for a header line or the URL
+ * (CR/LF would start a new header).  The message names the field and the
+ * offset, never the value: it may be a secret, and echoing the line break
+ * would split the log line too. */
+static int check_ctl(const char *field, const char *v)
+{
+    long at = redact_first_ctl(v);
+    unsigned char c;
+
+    if (at < 0)
+        return 0;
+    c = (unsigned char)v[at];
+    return error_set(PYROSCOPE_EINVAL,
+                     "%s contains control character 0x%02x%s at offset %ld "
+                     "(value not shown)", field, c,
+                     c == '\r' ? " (CR)" : c == '\n' ? " (LF)" : "", at);
+}
+
 static int validate_app_name(const char *name)
 {
     const char *p;
+    int rc;
 
     if (!name || !*name)
         return error_set(PYROSCOPE_EINVAL,
                          "application_name is required (or set "
                          "PYROSCOPE_APPLICATION_NAME)");
+    rc = check_ctl("application_name", name);
+    if (rc)
+        return rc;
     for (p = name; *p; p++)
         if ((unsigned char)*p < 0x21 || strchr("{},=\"\\", *p))
             return error_set(PYROSCOPE_EINVAL,
                              "application_name '%s' contains '%c' at offset "
                              "%d", name, *p, (int)(p - name));
+    return 0;
+}
+
+static int validate_server(const char *url)
+{
+    char shown[512];
+    int rc = check_ctl("server_address", url);
+
+    if (rc || strncmp(url, "file://", 7) == 0)
+        return rc;
+    redact_url(url, shown, sizeof(shown));
+    /* Request paths are appended to the base: a query or fragment in it
+     * would swallow them. */
+    if (strpbrk(url, " ?#"))
+        return error_set(PYROSCOPE_EINVAL,
+                         "server_address '%s' must not contain spaces, a "
+                         "query (?) or a fragment (#)", shown);
+    return 0;
+}
+
+static int is_token_char(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* Names are RFC 9110 tokens; values may be secrets and are never shown. */
+static int validate_header(size_t i, const char *n, const char *v)
+{
+    char field[160];
+    const char *p;
+
+    if (!n || !*n)
+        return error_set(PYROSCOPE_EINVAL, "http header %zu has an empty "
+                         "name", i + 1);
+    for (p = n; *p; p++)
+        if (!is_token_char((unsigned char)*p))
+            break;
+    if (*p && redact_first_ctl(n) >= 0)
+        return error_set(PYROSCOPE_EINVAL,
+                         "http header %zu: the name contains a control "
+                         "character at offset %d", i + 1, (int)(p - n));
+    if (*p)
+        return error_set(PYROSCOPE_EINVAL,
+                         "http header '%s' has an invalid name (offset %d is "
+                         "not a token character)", n, (int)(p - n));
+    snprintf(field, sizeof(field), "http header '%.100s' value", n);
+    return check_ctl(field, v);
+}
+
+/* Everything that ends up in a request line or header. */
+static int validate_wire(const config *c)
+{
+    const pyroscope_config *k = &c->c;
+    size_t i;
+    int rc = validate_server(k->server_address);
+
+    if (!rc && k->auth_token)
+        rc = check_ctl("auth_token", k->auth_token);
+    if (!rc && k->basic_auth_user)
+        rc = check_ctl("basic_auth_user", k->basic_auth_user);
+    if (!rc && k->basic_auth_user && strchr(k->basic_auth_user, ':'))
+        rc = error_set(PYROSCOPE_EINVAL,
+                       "basic_auth_user must not contain ':' (RFC 7617)");
+    if (!rc && k->basic_auth_password)
+        rc = check_ctl("basic_auth_password", k->basic_auth_password);
+    if (!rc && k->tenant_id)
+        rc = check_ctl("tenant_id", k->tenant_id);
+    if (!rc && k->spy_name)
+        rc = check_ctl("spy_name", k->spy_name);
+    if (!rc && k->http_headers_count > MAX_HEADERS)
+        rc = error_set(PYROSCOPE_ELIMIT, "too many http headers");
+    for (i = 0; !rc && i < k->http_headers_count; i++)
+        rc = validate_header(i, c->headers[i].key, c->headers[i].value);
+    return rc;
+}
+
+static int validate_tls(const pyroscope_config *k)
+{
+    if (k->tls_insecure != 0 && k->tls_insecure != 1)
+        return error_set(PYROSCOPE_EINVAL, "tls_insecure %d is not 0 or 1",
+                         k->tls_insecure);
+    if (!k->tls_ca_file)
+        return 0;
+    if (check_ctl("tls_ca_file", k->tls_ca_file))
+        return PYROSCOPE_EINVAL;
+    if (access(k->tls_ca_file, R_OK) != 0)
+        return error_set(PYROSCOPE_EINVAL, "tls_ca_file %s: %s",
+                         k->tls_ca_file, strerror(errno));
     return 0;
 }
 
@@ -353,6 +518,10 @@ static int validate(const config *c)
     size_t i;
     int rc = validate_app_name(k->application_name);
 
+    if (!rc)
+        rc = validate_wire(c);
+    if (!rc)
+        rc = validate_tls(k);
     if (rc)
         return rc;
     if (k->sample_rate < 1 || k->sample_rate > 10000)
@@ -390,15 +559,6 @@ static int validate(const config *c)
         if (rc)
             return rc;
     }
-    if (k->http_headers_count > MAX_HEADERS)
-        return error_set(PYROSCOPE_ELIMIT, "too many http headers");
-    for (i = 0; i < k->http_headers_count; i++) {
-        const char *n = c->headers[i].key, *v = c->headers[i].value;
-        if (!n || !*n || strpbrk(n, ": \r\n") || strpbrk(v, "\r\n"))
-            return error_set(PYROSCOPE_EINVAL,
-                             "http header '%s' has an invalid name or value",
-                             n ? n : "(null)");
-    }
     return 0;
 }
 
@@ -408,7 +568,8 @@ static int own_strings(config *c)
     const char **fields[] = {&k->application_name, &k->server_address,
                              &k->auth_token,       &k->basic_auth_user,
                              &k->basic_auth_password, &k->tenant_id,
-                             &k->spy_name,         &k->spool_dir};
+                             &k->spy_name,         &k->spool_dir,
+                             &k->tls_ca_file};
     size_t i;
 
     for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -421,6 +582,13 @@ static int own_strings(config *c)
     return 0;
 }
 
+static size_t config_size(unsigned int version)
+{
+    if (version == 1)
+        return offsetof(pyroscope_config, tls_ca_file);
+    return sizeof(pyroscope_config);
+}
+
 int config_build(config *out, const pyroscope_config *in)
 {
     int rc;
@@ -431,8 +599,10 @@ int config_build(config *out, const pyroscope_config *in)
                          "config version %u unknown (this library knows "
                          "1..%d): use PYROSCOPE_CONFIG_INIT",
                          in->version, PYROSCOPE_CONFIG_VERSION);
+    /* A caller built against an older header passed a smaller struct:
+     * read only the fields its version has; the rest stay 0 (defaults). */
     if (in)
-        out->c = *in;
+        memcpy(&out->c, in, config_size(in->version));
     out->c.version = PYROSCOPE_CONFIG_VERSION;
     rc = copy_pairs(out, in ? in->tags : NULL, in ? in->tags_count : 0,
                     &out->tags, &out->c.tags_count);
@@ -476,7 +646,7 @@ int pyroscope_config_init(pyroscope_config *cfg, unsigned int version)
     if (version == 0 || version > PYROSCOPE_CONFIG_VERSION)
         return error_set(PYROSCOPE_EINVAL, "config version %u unknown",
                          version);
-    memset(cfg, 0, sizeof(*cfg));
+    memset(cfg, 0, config_size(version));
     cfg->version = version;
     return 0;
 }

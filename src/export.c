@@ -348,7 +348,6 @@ static void push_job(pyroscope *p, const kind *k, unsigned char *body,
     Push__V1__RawProfileSeries *sep = &se;
     Push__V1__PushRequest req = PUSH__V1__PUSH_REQUEST__INIT;
     upload_job job;
-    char id[40];
     size_t i, n = 0;
 
     push__v1__label_pair__init(&lp[n]);
@@ -364,19 +363,18 @@ static void push_job(pyroscope *p, const kind *k, unsigned char *body,
     }
     for (i = 0; i < n; i++)
         lpp[i] = &lp[i];
-    snprintf(id, sizeof(id), "%016llx%016llx",
-             (unsigned long long)hash_u64(time_now_ns()),
-             (unsigned long long)hash_u64(p->seq++ ^ (uint64_t)getpid()));
+    /* The sample ID is the job's stable profile id (upload.h). */
+    memset(&job, 0, sizeof(job));
+    upload_new_id(job.id);
     rs.raw_profile.data = body;
     rs.raw_profile.len = len;
-    rs.id = id;
+    rs.id = job.id;
     se.n_labels = n;
     se.labels = lpp;
     se.n_samples = 1;
     se.samples = &rsp;
     req.n_series = 1;
     req.series = &sep;
-    memset(&job, 0, sizeof(job));
     job.len = push__v1__push_request__get_packed_size(&req);
     job.body = malloc(job.len ? job.len : 1);
     if (job.body)

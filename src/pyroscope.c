@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/redact.h"
 #include "common/util.h"
 #include "core.h"
 #include "heap.h"
@@ -105,6 +106,9 @@ static int start_upload(pyroscope *p)
     o.queue_max = c->upload_queue_max;
     o.spool_dir = c->spool_dir;
     o.spool_max_bytes = c->spool_max_bytes;
+    o.tls_ca_file = c->tls_ca_file;
+    o.tls_insecure = c->tls_insecure;
+    o.idle_claim_ms = c->upload_interval_ms;
     o.thread_init = sampler_exclude_self;
     return upload_new(&p->up, &o);
 }
@@ -148,6 +152,7 @@ static int prepare(pyroscope *p, const pyroscope_config *cfg)
 
 int pyroscope_start(pyroscope **out, const pyroscope_config *cfg)
 {
+    char shown[512];
     pyroscope *p;
     int rc;
 
@@ -181,8 +186,9 @@ int pyroscope_start(pyroscope **out, const pyroscope_config *cfg)
     }
     atomic_store(&g_current, p);
     pthread_mutex_unlock(&g_start_lock);
+    redact_url(p->cfg.c.server_address, shown, sizeof(shown));
     LOG_INFO("profiling %s at %d Hz to %s", p->cfg.c.application_name,
-             p->cfg.c.sample_rate, p->cfg.c.server_address);
+             p->cfg.c.sample_rate, shown);
     *out = p;
     return 0;
 }

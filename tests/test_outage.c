@@ -4,6 +4,7 @@
  * everything is delivered once the server is back, and what is still queued
  * at stop() is spooled and delivered by the next run.
  */
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
@@ -71,6 +72,7 @@ static void test_outage_and_recovery(void)
     pthread_t t;
     long rss0, rss1;
     size_t files, before;
+    double t0;
     uint64_t bytes;
     pyroscope *p;
 
@@ -88,10 +90,16 @@ static void test_outage_and_recovery(void)
     }
     ASSERT(st.upload_failures > 0);
     rss0 = rss_kb();
-    sleep(4); /* ~40 windows while the server fails */
+    /* ~40 windows while the server fails (a deadline, not a sleep: a
+     * loaded machine closes fewer windows per second). */
+    t0 = wl_mono();
+    do {
+        poll(NULL, 0, 100);
+        pyroscope_get_stats(p, &st);
+        spool_usage(spool, &files, &bytes);
+    } while ((wl_mono() - t0 < 4 || files < 20 || st.profiles_spooled < 20) &&
+             wl_mono() - t0 < 120);
     rss1 = rss_kb();
-    pyroscope_get_stats(p, &st);
-    spool_usage(spool, &files, &bytes);
     printf("outage: %llu failed attempts, %llu bytes in RAM, %zu files / "
            "%llu bytes spooled, RSS %ld -> %ld KiB\n",
            (unsigned long long)st.upload_failures,
@@ -141,6 +149,9 @@ static void test_stop_spools_for_next_run(void)
     ASSERT(files >= 1);
     http_server_set(s, HTTP_OK, 200);
     p = start(s, spool);
+    /* A run takes spooled profiles once it has delivered one of its own
+     * (or has been idle for an upload interval): give it a window. */
+    work_delta(0.2);
     ASSERT_EQ(pyroscope_flush(p, 20000), 0);
     pyroscope_get_stats(p, &st);
     ASSERT(st.profiles_uploaded >= files);

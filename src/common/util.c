@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 void buf_init(buf *b)
 {
@@ -181,5 +185,40 @@ int array_grow(void **v, size_t *cap, size_t need, size_t elem)
         return -1;
     *v = p;
     *cap = c;
+    return 0;
+}
+
+static int urandom(unsigned char *p, size_t n)
+{
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    ssize_t got;
+
+    if (fd < 0)
+        return -1;
+    while (n > 0) {
+        got = read(fd, p, n);
+        if (got <= 0 && errno != EINTR)
+            break;
+        if (got > 0)
+            p += got, n -= (size_t)got;
+    }
+    close(fd);
+    return n == 0 ? 0 : -1;
+}
+
+int random_bytes(void *out, size_t n)
+{
+    unsigned char *p = out;
+    ssize_t got;
+
+    while (n > 0) {
+        got = getrandom(p, n, GRND_NONBLOCK);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return urandom(p, n);
+        p += got;
+        n -= (size_t)got;
+    }
     return 0;
 }

@@ -43,4 +43,8 @@ char *str_dup(const char *s); /* NULL-safe strdup */
  * capacity *cap (doubling, from 16); 0 or -1 with *v untouched. */
 int array_grow(void **v, size_t *cap, size_t need, size_t elem);
 
+/* n bytes from the kernel's CSPRNG (getrandom, else /dev/urandom); 0 or
+ * -1.  Never blocks for long: falls back rather than wait for entropy. */
+int random_bytes(void *out, size_t n);
+
 #endif

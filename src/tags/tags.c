@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/log.h"
+#include "../common/redact.h"
 #include "../common/tls.h"
 #include "../common/util.h"
 
@@ -58,12 +59,29 @@ static int is_alpha_(int c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
+/* Offset of the first control character of s, or -1.  Text holding one is
+ * never echoed into a message: that message may be logged. */
+static long first_ctl(const char *s)
+{
+    long at = redact_first_ctl(s);
+    const char *tab = strchr(s, '\t');
+
+    if (tab && (at < 0 || tab - s < at))
+        at = (long)(tab - s);
+    return at;
+}
+
 int tags_check_key(const char *key)
 {
     size_t i;
+    long at;
 
     if (!key || !*key)
         return error_set(PYROSCOPE_EINVAL, "tag key is empty");
+    if ((at = first_ctl(key)) >= 0)
+        return error_set(PYROSCOPE_EINVAL,
+                         "tag key contains a control character at offset "
+                         "%ld (key not shown)", at);
     if (strlen(key) > TAGS_MAX_KEY_LEN)
         return error_set(PYROSCOPE_ELIMIT, "tag key '%.32s...' longer than %d",
                          key, TAGS_MAX_KEY_LEN);
@@ -88,16 +106,22 @@ int tags_check_key(const char *key)
 int tags_check_value(const char *value, int allow_empty)
 {
     size_t i;
+    long at;
 
     if (!value || !*value)
         return allow_empty ? 0
                            : error_set(PYROSCOPE_EINVAL, "tag value is empty");
+    if ((at = first_ctl(value)) >= 0)
+        return error_set(PYROSCOPE_EINVAL,
+                         "tag value contains control character 0x%02x at "
+                         "offset %ld (value not shown)",
+                         (unsigned char)value[at], at);
     if (strlen(value) > TAGS_MAX_VALUE_LEN)
         return error_set(PYROSCOPE_ELIMIT, "tag value '%.32s...' longer than %d",
                          value, TAGS_MAX_VALUE_LEN);
     for (i = 0; value[i]; i++) {
         unsigned char c = (unsigned char)value[i];
-        if (c < 0x20 || c == 0x7f || strchr("{},=\"\\", c))
+        if (strchr("{},=\"\\", c))
             return error_set(PYROSCOPE_EINVAL,
                              "tag value '%s' contains a forbidden character "
                              "at offset %zu ({ } , = \" \\ and control "

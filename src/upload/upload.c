@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,11 +11,19 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/redact.h"
 #include "../common/util.h"
+#include "http.h"
 #include "spool.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
+/* After a configuration error (401/403, redirect, TLS): the operator has
+ * to act, so retry rarely; stop() cuts this wait short. */
+#define CONFIG_BACKOFF_MS 300000
+#define ID_HEADER "X-Pyroscope-Profile-ID"
+/* Not an attempt: a spooled job for the other mode, handed back. */
+#define V_FOREIGN 3
 
 typedef struct qnode {
     upload_job job;
@@ -23,14 +32,23 @@ typedef struct qnode {
 
 struct upload {
     char *base_url; /* without trailing slash */
+    char *shown_url; /* base_url with userinfo redacted, for logs */
     char *file_dir; /* file:// mode */
     struct curl_slist *headers;
-    char *userpwd;
+    char *basic_user, *basic_password;
+    char *tls_ca_file;
+    int tls_insecure;
+    char **secrets; /* masked in anything the server says back */
+    size_t nsecrets;
     int timeout_ms;
     int queue_max;
-    char *spool_dir;
+    spool *spool;
     uint64_t spool_max_bytes;
     void (*thread_init)(void);
+    int idle_claim_ms;
+    long config_status;  /* config error already logged (-1: none) */
+    int failing;         /* the last attempt did not deliver */
+    int spool_foreign;   /* met a record for another mode: stop claiming */
 
     pthread_t thread;
     pthread_mutex_t lock;
@@ -55,7 +73,29 @@ void upload_job_free(upload_job *job)
     free(job->path);
     free(job->file_name);
     free(job->body);
+    free(job->spool_ref);
     memset(job, 0, sizeof(*job));
+}
+
+void upload_new_id(char *id)
+{
+    static const char hexd[] = "0123456789abcdef";
+    unsigned char r[UPLOAD_ID_LEN / 2];
+    uint64_t a, b;
+    size_t i;
+
+    if (random_bytes(r, sizeof(r)) != 0) {
+        /* Unique is what matters here, not unpredictable. */
+        a = hash_u64(time_now_ns() ^ ((uint64_t)getpid() << 32));
+        b = hash_u64(a ^ time_mono_ns());
+        memcpy(r, &a, 8);
+        memcpy(r + 8, &b, 8);
+    }
+    for (i = 0; i < sizeof(r); i++) {
+        id[2 * i] = hexd[r[i] >> 4];
+        id[2 * i + 1] = hexd[r[i] & 15];
+    }
+    id[UPLOAD_ID_LEN] = '\0';
 }
 
 char *upload_escape(const char *s)
@@ -79,15 +119,33 @@ char *upload_escape(const char *s)
 
 /* ---- delivery ---- */
 
+/* One path component that cannot leave the directory. */
+static int safe_file_name(const char *n)
+{
+    if (!n || !*n || n[0] == '.' || strlen(n) > 255)
+        return 0;
+    for (; *n; n++)
+        if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') ||
+              (*n >= '0' && *n <= '9') || strchr("._-", *n)))
+            return 0;
+    return 1;
+}
+
 static int write_file(upload *u, const upload_job *job)
 {
     char path[4096], tmp[4200];
     FILE *f;
     size_t w;
 
+    if (!safe_file_name(job->file_name)) {
+        LOG_WARN("file:// profile has an unsafe file name: dropped");
+        return -1;
+    }
     snprintf(path, sizeof(path), "%s/%s", u->file_dir, job->file_name);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "wbe");
+    f = fopen(tmp, "wbex");
+    if (!f && errno == EEXIST && unlink(tmp) == 0)
+        f = fopen(tmp, "wbex"); /* a leftover of a run that died */
     if (!f) {
         LOG_WARN("cannot write %s: %s", tmp, strerror(errno));
         return -1;
@@ -114,30 +172,157 @@ static int abort_cb(void *p, curl_off_t a, curl_off_t b, curl_off_t c,
     return stop;
 }
 
-static size_t discard_cb(char *p, size_t s, size_t n, void *ud)
+/* A configuration error is logged once per kind until a delivery works;
+ * repeats go to debug. */
+static void config_error(upload *u, long key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void config_error(upload *u, long key, const char *fmt, ...)
 {
-    (void)p, (void)ud;
-    return s * n;
+    char msg[900];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (u->config_status == key) {
+        LOG_DEBUG("%s", msg);
+        return;
+    }
+    u->config_status = key;
+    LOG_ERROR("%s; profiles are kept and retried every %d s", msg,
+              CONFIG_BACKOFF_MS / 1000);
 }
 
-/* 0 delivered, 1 retry later, -1 give up on this job. */
-static int post(upload *u, const upload_job *job)
+/* A reply cut at HTTP_REPLY_MAX may end in the first bytes of a secret
+ * that masking cannot recognise: cut those too. */
+static void cut_partial_secret(upload *u, char *t)
+{
+    size_t i, k, n = strlen(t), sl;
+
+    for (i = 0; i < u->nsecrets; i++) {
+        sl = strlen(u->secrets[i]);
+        for (k = sl - 1 < n ? sl - 1 : n; k > 0; k--)
+            if (memcmp(t + n - k, u->secrets[i], k) == 0) {
+                t[n - k] = '\0';
+                n -= k;
+                break;
+            }
+    }
+}
+
+/* The server's words, safe to log: printable, and without our secrets in
+ * case it echoes the request. */
+static void reply_text(upload *u, const http_reply *r, char *out, size_t cap)
+{
+    char t[HTTP_REPLY_MAX + 1];
+    size_t i;
+
+    memcpy(t, r->text, r->len);
+    t[r->len] = '\0';
+    if (r->len == HTTP_REPLY_MAX)
+        cut_partial_secret(u, t);
+    for (i = 0; i < u->nsecrets; i++)
+        redact_mask(t, u->secrets[i]);
+    for (i = strlen(t); i > 0 && strchr(" \t\r\n", t[i - 1]); i--)
+        t[i - 1] = '\0';
+    redact_printable(t);
+    if (!t[0])
+        strcpy(t, "(empty body)");
+    if (strlen(t) > 200)
+        strcpy(t + 197, "...");
+    i = strlen(t) < cap ? strlen(t) : cap - 1;
+    memcpy(out, t, i);
+    out[i] = '\0';
+}
+
+static int transfer_failed(upload *u, CURLcode rc, const http_reply *r)
+{
+    const char *detail = r->error[0] ? r->error : curl_easy_strerror(rc);
+    char clean[CURL_ERROR_SIZE];
+
+    snprintf(clean, sizeof(clean), "%s", detail);
+    redact_printable(clean);
+    if (http_tls_failure(rc)) {
+        config_error(u, -2, "upload to %s: TLS verification failed: %s (set "
+                     "tls_ca_file / PYROSCOPE_TLS_CA_FILE to the CA that "
+                     "signed the server's certificate)", u->shown_url, clean);
+        return HTTP_CONFIG;
+    }
+    LOG_WARN("upload failed: %s", clean);
+    return HTTP_RETRY;
+}
+
+/* Log what the answer means and return its verdict (http.h). */
+static int judge(upload *u, CURL *c, long status, const upload_job *job,
+                 const http_reply *r, long *wait_ms)
+{
+    int v = http_verdict(CURLE_OK, status);
+    char msg[256], where[512];
+    char *loc = NULL;
+
+    if (v == HTTP_DELIVERED) {
+        u->config_status = -1;
+        return v;
+    }
+    reply_text(u, r, msg, sizeof(msg));
+    if (status >= 300 && status < 400) {
+        curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc);
+        redact_url(loc ? loc : "(no Location)", where, sizeof(where));
+        redact_printable(where);
+        config_error(u, status, "upload to %s: HTTP %ld redirect to %s is "
+                     "not followed (credentials stay with server_address): "
+                     "set server_address to the final URL", u->shown_url,
+                     status, where);
+    } else if (v == HTTP_CONFIG) {
+        config_error(u, status, "upload to %s refused: HTTP %ld: %s (check "
+                     "auth_token, basic auth, tenant_id and server_address)",
+                     u->shown_url, status, msg);
+    } else if (status == 413) {
+        LOG_WARN("the server refused a %zu-byte profile as too large (HTTP "
+                 "413: %s): dropped; its limit is "
+                 "-validation.max-profile-size-bytes", job->len, msg);
+    } else if (v == HTTP_RETRY) {
+        if (status == 429 || status == 503)
+            *wait_ms = http_retry_after_ms(c);
+        LOG_WARN("upload rejected: HTTP %ld: %s; retrying", status, msg);
+    } else {
+        LOG_WARN("upload rejected: HTTP %ld: %s: profile dropped", status,
+                 msg);
+    }
+    return v;
+}
+
+/* One attempt; an http_verdict.  *wait_ms: a delay the server asked for. */
+static int post(upload *u, const upload_job *job, long *wait_ms)
 {
     CURL *c = curl_easy_init();
     curl_mime *mime = NULL;
     struct curl_slist *hdrs = NULL, *h;
-    char *url;
+    char *url, idh[64];
     long status = 0;
+    http_reply reply;
     CURLcode rc;
+    int v;
     buf b;
 
     if (!c)
-        return 1;
+        return HTTP_RETRY;
+    /* The path is ours (export.c or a spool record rebuilt from a fixed
+     * set); still, nothing but a plain absolute path joins the base. */
+    if (!job->path || job->path[0] != '/' || strpbrk(job->path, " @\\#") ||
+        redact_first_ctl(job->path) >= 0) {
+        curl_easy_cleanup(c);
+        LOG_WARN("a profile has a malformed request path: dropped");
+        return HTTP_DROP;
+    }
     buf_init(&b);
     buf_printf(&b, "%s%s", u->base_url, job->path);
     url = buf_steal(&b, NULL);
     for (h = u->headers; h; h = h->next)
         hdrs = curl_slist_append(hdrs, h->data);
+    snprintf(idh, sizeof(idh), ID_HEADER ": %s", job->id);
+    hdrs = curl_slist_append(hdrs, idh);
     if (job->content_type) {
         char ct[128];
         snprintf(ct, sizeof(ct), "Content-Type: %s", job->content_type);
@@ -164,35 +349,53 @@ static int post(upload *u, const upload_job *job)
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, abort_cb);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, u);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
+    http_capture(c, &reply);
+    http_secure(c, u->tls_ca_file, u->tls_insecure);
     curl_easy_setopt(c, CURLOPT_USERAGENT,
                      "pyroscope-c/" PYROSCOPE_VERSION_STRING);
-    if (u->userpwd) {
+    if (u->basic_user) {
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-        curl_easy_setopt(c, CURLOPT_USERPWD, u->userpwd);
+        curl_easy_setopt(c, CURLOPT_USERNAME, u->basic_user);
+        curl_easy_setopt(c, CURLOPT_PASSWORD, u->basic_password);
     }
     rc = curl_easy_perform(c);
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    LOG_DEBUG("POST %s%.*s: %s %ld (profile %s, %zu bytes)", u->shown_url,
+              (int)strcspn(job->path, "?"), job->path,
+              rc == CURLE_OK ? "HTTP" : "curl error", rc == CURLE_OK
+              ? status : (long)rc, job->id, job->len);
+    *wait_ms = 0;
+    v = rc != CURLE_OK ? transfer_failed(u, rc, &reply)
+                       : judge(u, c, status, job, &reply, wait_ms);
     curl_easy_cleanup(c);
     curl_mime_free(mime);
     curl_slist_free_all(hdrs);
     free(url);
-    if (rc != CURLE_OK) {
-        LOG_WARN("upload failed: %s", curl_easy_strerror(rc));
-        return 1;
-    }
-    if (status >= 200 && status < 300)
-        return 0;
-    LOG_WARN("upload rejected: HTTP %ld", status);
-    return (status >= 500 || status == 429 || status == 408) ? 1 : -1;
+    return v;
 }
 
-static int deliver(upload *u, const upload_job *job)
+/* A spooled job of the other mode (file:// vs http) stays for a process
+ * of that mode; this one stops taking records. */
+static int foreign(upload *u, const upload_job *job)
 {
+    int file_job = job->file_name != NULL;
+
+    if (!job->spool_ref || file_job == (u->file_dir != NULL))
+        return 0;
+    if (!u->spool_foreign)
+        LOG_INFO("spool holds profiles for a %s target; leaving them for a "
+                 "process configured that way", file_job ? "file://" : "http");
+    u->spool_foreign = 1;
+    return 1;
+}
+
+static int deliver(upload *u, const upload_job *job, long *wait_ms)
+{
+    *wait_ms = 0;
     if (u->file_dir)
-        return write_file(u, job) == 0 ? 0 : -1;
-    return post(u, job);
+        return write_file(u, job) == 0 ? HTTP_DELIVERED : HTTP_DROP;
+    return post(u, job, wait_ms);
 }
 
 /* ---- the queue ---- */
@@ -233,24 +436,35 @@ static qnode *evict_locked(upload *u)
     return victim;
 }
 
-/* Spill evicted jobs to disk when a spool is configured, else drop them. */
+/* Spill evicted jobs to disk when a spool is configured, else drop them.
+ * A job that came from the spool just goes back to its record. */
 static void dispose(upload *u, qnode *list)
 {
+    size_t gone;
+
     while (list) {
         qnode *next = list->next;
-        int kept = u->spool_dir && spool_write(u->spool_dir, &list->job) == 0;
+        int kept = 0, back = list->job.spool_ref != NULL;
+        if (back)
+            spool_release(u->spool, &list->job);
+        else if (u->spool)
+            kept = spool_write(u->spool, &list->job) == 0;
         pthread_mutex_lock(&u->lock);
         if (kept)
             u->stats.spooled++;
-        else
+        else if (!back)
             u->stats.dropped++;
         pthread_mutex_unlock(&u->lock);
         upload_job_free(&list->job);
         free(list);
         list = next;
     }
-    if (u->spool_dir) {
-        size_t gone = spool_trim(u->spool_dir, u->spool_max_bytes);
+    if (u->spool) {
+        gone = spool_trim(u->spool, u->spool_max_bytes);
+        if (gone)
+            LOG_WARN("spool %s is over spool_max_bytes (%llu): deleted the "
+                     "%zu oldest profile(s)", spool_path(u->spool),
+                     (unsigned long long)u->spool_max_bytes, gone);
         pthread_mutex_lock(&u->lock);
         u->stats.dropped += gone;
         pthread_mutex_unlock(&u->lock);
@@ -265,6 +479,8 @@ void upload_enqueue(upload *u, upload_job *job)
         upload_job_free(job);
         return;
     }
+    if (!job->id[0])
+        upload_new_id(job->id);
     n->job = *job;
     n->next = NULL;
     memset(job, 0, sizeof(*job));
@@ -286,25 +502,34 @@ void upload_enqueue(upload *u, upload_job *job)
     dispose(u, evicted);
 }
 
-/* After a success (the server is back) bring one spooled job in front. */
+/*
+ * After a success (the server is back) claim one spooled job and put it in
+ * front.  Never at start-up or while stopping: a process that has not
+ * delivered anything itself (a preloaded `timeout`, a child that execs at
+ * once) must not hold records it may not live to deliver.  `busy` keeps
+ * upload_flush() waiting while the lock is dropped.
+ */
 static void unspool_one_locked(upload *u)
 {
+    int was_busy = u->busy, rc;
     upload_job job;
     qnode *n;
-    int rc;
 
-    if (!u->spool_dir || u->qlen >= (size_t)u->queue_max)
+    if (!u->spool || u->spool_foreign || u->stopping ||
+        u->qlen >= (size_t)u->queue_max)
         return;
+    u->busy = 1;
     pthread_mutex_unlock(&u->lock);
-    rc = spool_take(u->spool_dir, &job);
+    rc = spool_claim(u->spool, &job);
     n = rc == 0 ? malloc(sizeof(*n)) : NULL;
-    pthread_mutex_lock(&u->lock);
-    if (rc != 0)
-        return;
-    if (!n) {
+    if (rc == 0 && !n) {
+        spool_release(u->spool, &job);
         upload_job_free(&job);
-        return;
     }
+    pthread_mutex_lock(&u->lock);
+    u->busy = was_busy;
+    if (!n)
+        return;
     n->job = job;
     n->next = u->head;
     u->head = n;
@@ -342,51 +567,125 @@ static int past_deadline_locked(upload *u)
     return u->stopping && time_mono_ns() >= u->deadline_ns;
 }
 
+/* Take the head job out of the queue; the caller owns the node. */
+static qnode *detach_head_locked(upload *u)
+{
+    qnode *n = u->head;
+
+    u->head = n->next;
+    if (!u->head)
+        u->tail = NULL;
+    u->qlen--;
+    u->stats.queued_bytes -= n->job.len;
+    return n;
+}
+
+/*
+ * Settle the head job after an attempt with verdict v.  Delivered: its
+ * record (if any) is deleted only now.  Dropped by the server: the record
+ * goes too.  Not delivered: a spooled job returns to its record at once,
+ * so no claim is held across a backoff; other jobs stay queued.
+ */
+static void settle_head_locked(upload *u, int v)
+{
+    qnode *n;
+
+    if (v == HTTP_DELIVERED || v == HTTP_DROP) {
+        n = detach_head_locked(u);
+        pthread_mutex_unlock(&u->lock);
+        spool_done(u->spool, &n->job);
+    } else if (u->head->job.spool_ref) {
+        n = detach_head_locked(u);
+        pthread_mutex_unlock(&u->lock);
+        spool_release(u->spool, &n->job);
+    } else {
+        return;
+    }
+    upload_job_free(&n->job);
+    free(n);
+    pthread_mutex_lock(&u->lock);
+}
+
+static int next_backoff(int backoff, int v, long asked_ms)
+{
+    if (v == HTTP_CONFIG)
+        return CONFIG_BACKOFF_MS;
+    backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
+    if (backoff > BACKOFF_MAX_MS)
+        backoff = BACKOFF_MAX_MS;
+    /* Retry-After (429/503) wins over our own schedule, bounded. */
+    return asked_ms > backoff ? (int)asked_ms : backoff;
+}
+
+/* Sleep until there is a job or stop(); an idle process with a spool
+ * looks at it once per idle_claim_ms, so records left by dead processes
+ * are delivered even when this one has nothing to send. */
+static void wait_for_work_locked(upload *u)
+{
+    uint64_t idle = (uint64_t)u->idle_claim_ms * 1000000ull;
+    uint64_t until = time_mono_ns() + idle;
+
+    while (!u->head && !u->stopping) {
+        if (!u->spool || u->spool_foreign || u->idle_claim_ms <= 0) {
+            pthread_cond_wait(&u->cond, &u->lock);
+            continue;
+        }
+        if (time_mono_ns() < until) {
+            wait_ms_locked(u, (int)((until - time_mono_ns()) / 1000000ull) +
+                                  1);
+            continue;
+        }
+        unspool_one_locked(u);
+        until = time_mono_ns() + idle;
+    }
+}
+
+static void count_locked(upload *u, int v)
+{
+    if (v == HTTP_DELIVERED)
+        u->stats.uploaded++;
+    else
+        u->stats.failures++;
+    if (v == HTTP_DROP)
+        u->stats.dropped++;
+    u->failing = v == HTTP_RETRY || v == HTTP_CONFIG;
+}
+
 static void *thread_main(void *arg)
 {
     upload *u = arg;
-    int backoff = 0, rc;
+    int backoff = 0, wait, v;
+    long asked;
 
     if (u->thread_init)
         u->thread_init();
     pthread_mutex_lock(&u->lock);
-    unspool_one_locked(u); /* left over from an earlier run */
     for (;;) {
-        while (!u->head && !u->stopping)
-            pthread_cond_wait(&u->cond, &u->lock);
+        wait_for_work_locked(u);
         if (!u->head || past_deadline_locked(u))
             break;
         u->busy = 1;
         pthread_mutex_unlock(&u->lock);
-        rc = deliver(u, &u->head->job);
+        v = foreign(u, &u->head->job) ? V_FOREIGN
+                                       : deliver(u, &u->head->job, &asked);
         pthread_mutex_lock(&u->lock);
-        u->busy = 0;
-        if (rc == 0) {
-            u->stats.uploaded++;
+        if (v != V_FOREIGN)
+            count_locked(u, v);
+        /* Still busy: upload_flush() must not see the gap between this
+         * job and the spooled one that follows it. */
+        settle_head_locked(u, v);
+        if (v == HTTP_DELIVERED) {
             backoff = 0;
-        } else {
-            u->stats.failures++;
+            unspool_one_locked(u);
         }
-        if (rc <= 0) {
-            drop_head_locked(u);
-            if (rc < 0)
-                u->stats.dropped++;
-            else if (!u->stopping)
-                unspool_one_locked(u);
-            pthread_cond_broadcast(&u->cond);
+        u->busy = 0;
+        pthread_cond_broadcast(&u->cond);
+        if (v != HTTP_RETRY && v != HTTP_CONFIG)
             continue;
-        }
-        backoff = backoff ? backoff * 2 : BACKOFF_MIN_MS;
-        if (backoff > BACKOFF_MAX_MS)
-            backoff = BACKOFF_MAX_MS;
-        if (u->stopping) {
-            uint64_t left = u->deadline_ns > time_mono_ns()
-                                ? (u->deadline_ns - time_mono_ns()) / 1000000
-                                : 0;
-            if ((uint64_t)backoff > left)
-                backoff = (int)left;
-        }
-        wait_backoff_locked(u, backoff + (int)(hash_u64(time_mono_ns()) % 100));
+        wait = next_backoff(backoff, v, asked);
+        if (v == HTTP_RETRY)
+            backoff = wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS;
+        wait_backoff_locked(u, wait + (int)(hash_u64(time_mono_ns()) % 100));
     }
     pthread_mutex_unlock(&u->lock);
     return NULL;
@@ -396,21 +695,72 @@ static void *thread_main(void *arg)
 
 static int add_header(upload *u, const char *name, const char *value)
 {
-    char line[2048];
     struct curl_slist *l;
+    char *line;
+    buf b;
 
-    snprintf(line, sizeof(line), "%s: %s", name, value);
-    l = curl_slist_append(u->headers, line);
+    buf_init(&b);
+    buf_printf(&b, "%s: %s", name, value);
+    line = buf_steal(&b, NULL);
+    l = line ? curl_slist_append(u->headers, line) : NULL;
+    if (line)
+        memset(line, 0, strlen(line));
+    free(line);
     if (!l)
         return -1;
     u->headers = l;
     return 0;
 }
 
+static int add_secret(upload *u, const char *s, size_t n)
+{
+    char **v;
+
+    if (n < 4)
+        return 0; /* see redact_mask() */
+    v = realloc(u->secrets, (u->nsecrets + 1) * sizeof(*v));
+    if (!v)
+        return -1;
+    u->secrets = v;
+    v[u->nsecrets] = malloc(n + 1);
+    if (!v[u->nsecrets])
+        return -1;
+    memcpy(v[u->nsecrets], s, n);
+    v[u->nsecrets++][n] = '\0';
+    return 0;
+}
+
+/* user:password@ of the server URL, both parts masked in replies. */
+static int add_url_secrets(upload *u, const char *url)
+{
+    const char *auth = strstr(url, "://"), *end, *at = NULL, *colon, *p;
+
+    if (!auth)
+        return 0;
+    auth += 3;
+    end = auth + strcspn(auth, "/?#");
+    for (p = auth; p < end; p++)
+        if (*p == '@')
+            at = p;
+    if (!at)
+        return 0;
+    colon = memchr(auth, ':', (size_t)(at - auth));
+    if (!colon)
+        return add_secret(u, auth, (size_t)(at - auth));
+    return add_secret(u, auth, (size_t)(colon - auth)) ||
+           add_secret(u, colon + 1, (size_t)(at - colon - 1));
+}
+
 static int setup_target(upload *u, const upload_opts *o)
 {
+    char shown[512];
     size_t n;
 
+    redact_url(o->server, shown, sizeof(shown));
+    redact_printable(shown);
+    u->shown_url = str_dup(shown);
+    if (!u->shown_url)
+        return PYROSCOPE_ENOMEM;
     if (strncmp(o->server, "file://", 7) == 0) {
         u->file_dir = str_dup(o->server + 7);
         if (!u->file_dir)
@@ -418,60 +768,117 @@ static int setup_target(upload *u, const upload_opts *o)
         if (access(u->file_dir, W_OK) != 0)
             return error_set(PYROSCOPE_EINVAL,
                              "server_address %s: directory not writable: %s",
-                             o->server, strerror(errno));
+                             shown, strerror(errno));
         return 0;
     }
     if (strncmp(o->server, "http://", 7) && strncmp(o->server, "https://", 8))
         return error_set(PYROSCOPE_EINVAL,
                          "server_address '%s' must start with http://, "
-                         "https:// or file://", o->server);
+                         "https:// or file://", shown);
     u->base_url = str_dup(o->server);
-    if (!u->base_url)
+    if (!u->base_url || add_url_secrets(u, o->server) != 0)
         return PYROSCOPE_ENOMEM;
     n = strlen(u->base_url);
     while (n > 0 && u->base_url[n - 1] == '/')
         u->base_url[--n] = '\0';
+    n = strlen(u->shown_url);
+    while (n > 0 && u->shown_url[n - 1] == '/')
+        u->shown_url[--n] = '\0';
     return 0;
 }
 
 static int setup_auth(upload *u, const upload_opts *o)
 {
     size_t i;
+    int rc = 0;
     buf b;
 
     if (o->auth_token && *o->auth_token) {
         buf_init(&b);
         buf_printf(&b, "Bearer %s", o->auth_token);
-        if (add_header(u, "Authorization", b.data ? b.data : "") != 0) {
-            buf_free(&b);
-            return PYROSCOPE_ENOMEM;
-        }
+        rc |= add_header(u, "Authorization", b.data ? b.data : "");
+        rc |= add_secret(u, o->auth_token, strlen(o->auth_token));
         buf_free(&b);
     }
     if (o->basic_user && *o->basic_user) {
-        buf_init(&b);
-        buf_printf(&b, "%s:%s", o->basic_user,
-                   o->basic_password ? o->basic_password : "");
-        u->userpwd = buf_steal(&b, NULL);
+        const char *pw = o->basic_password ? o->basic_password : "";
+        u->basic_user = str_dup(o->basic_user);
+        u->basic_password = str_dup(pw);
+        rc |= !u->basic_user || !u->basic_password;
+        rc |= add_secret(u, pw, strlen(pw));
+        rc |= add_secret(u, o->basic_user, strlen(o->basic_user));
     }
-    if (o->tenant_id && *o->tenant_id &&
-        add_header(u, "X-Scope-OrgID", o->tenant_id) != 0)
-        return PYROSCOPE_ENOMEM;
-    for (i = 0; i < o->nheaders; i++)
-        if (add_header(u, o->headers[i].key, o->headers[i].value) != 0)
+    if (o->tenant_id && *o->tenant_id)
+        rc |= add_header(u, "X-Scope-OrgID", o->tenant_id);
+    for (i = 0; i < o->nheaders; i++) {
+        const char *v = o->headers[i].value ? o->headers[i].value : "";
+        rc |= add_header(u, o->headers[i].key, v);
+        rc |= add_secret(u, v, strlen(v));
+    }
+    return rc ? PYROSCOPE_ENOMEM : 0;
+}
+
+/* Header names for the debug log; values are never logged. */
+static void log_header_names(upload *u)
+{
+    struct curl_slist *h;
+    buf b;
+
+    if (log_level() < PYROSCOPE_LOG_DEBUG || !u->base_url)
+        return;
+    buf_init(&b);
+    for (h = u->headers; h; h = h->next)
+        buf_printf(&b, "%s%.*s", b.len ? ", " : "",
+                   (int)strcspn(h->data, ":"), h->data);
+    LOG_DEBUG("uploading to %s with headers: %s%s", u->shown_url,
+              b.data ? b.data : "(none)", u->basic_user ? " + basic auth" : "");
+    buf_free(&b);
+}
+
+static int setup_tls(upload *u, const upload_opts *o)
+{
+    u->tls_insecure = o->tls_insecure;
+    if (o->tls_ca_file && *o->tls_ca_file) {
+        u->tls_ca_file = str_dup(o->tls_ca_file);
+        if (!u->tls_ca_file)
             return PYROSCOPE_ENOMEM;
+    }
+    if (u->tls_insecure && u->base_url &&
+        strncmp(u->base_url, "https://", 8) == 0)
+        LOG_WARN("tls_insecure is set: the certificate of %s is not checked, "
+                 "so anyone on the path can read the credentials and "
+                 "profiles", u->shown_url);
     return 0;
+}
+
+static int setup_spool(upload *u, const upload_opts *o)
+{
+    if (!o->spool_dir || !*o->spool_dir)
+        return 0;
+    return spool_open(&u->spool, o->spool_dir);
 }
 
 static void destroy(upload *u)
 {
+    size_t i;
+
     while (u->head)
         drop_head_locked(u);
     curl_slist_free_all(u->headers);
-    free(u->userpwd);
+    for (i = 0; i < u->nsecrets; i++) {
+        memset(u->secrets[i], 0, strlen(u->secrets[i]));
+        free(u->secrets[i]);
+    }
+    free(u->secrets);
+    if (u->basic_password)
+        memset(u->basic_password, 0, strlen(u->basic_password));
+    free(u->basic_password);
+    free(u->basic_user);
+    free(u->tls_ca_file);
     free(u->base_url);
+    free(u->shown_url);
     free(u->file_dir);
-    free(u->spool_dir);
+    spool_close(u->spool);
     pthread_mutex_destroy(&u->lock);
     pthread_cond_destroy(&u->cond);
     free(u);
@@ -495,18 +902,17 @@ int upload_new(upload **out, const upload_opts *o)
     u->queue_max = o->queue_max;
     u->thread_init = o->thread_init;
     u->spool_max_bytes = o->spool_max_bytes;
-    if (o->spool_dir && *o->spool_dir) {
-        u->spool_dir = str_dup(o->spool_dir);
-        if (!u->spool_dir || access(o->spool_dir, W_OK) != 0) {
-            destroy(u);
-            return error_set(PYROSCOPE_EINVAL,
-                             "spool_dir %s is not a writable directory",
-                             o->spool_dir);
-        }
-    }
+    u->idle_claim_ms = o->idle_claim_ms;
+    u->config_status = -1;
     rc = setup_target(u, o);
     if (rc == 0)
         rc = setup_auth(u, o);
+    if (rc == 0)
+        rc = setup_tls(u, o);
+    if (rc == 0)
+        rc = setup_spool(u, o);
+    if (rc == 0)
+        log_header_names(u);
     if (rc == 0 && pthread_create(&u->thread, NULL, thread_main, u) != 0)
         rc = error_set(PYROSCOPE_ERROR, "cannot start upload thread");
     if (rc != 0) {
@@ -517,6 +923,8 @@ int upload_new(upload **out, const upload_opts *o)
     return 0;
 }
 
+/* Also EIO when the queue emptied only because a failed spooled job went
+ * back to its record: nothing queued, but not delivered either. */
 int upload_flush(upload *u, int timeout_ms)
 {
     uint64_t deadline = time_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
@@ -525,7 +933,7 @@ int upload_flush(upload *u, int timeout_ms)
     pthread_mutex_lock(&u->lock);
     while ((u->head || u->busy) && time_mono_ns() < deadline)
         wait_ms_locked(u, 50);
-    rc = (u->head || u->busy) ? PYROSCOPE_EIO : 0;
+    rc = (u->head || u->busy || u->failing) ? PYROSCOPE_EIO : 0;
     pthread_mutex_unlock(&u->lock);
     return rc;
 }
@@ -540,13 +948,15 @@ void upload_free(upload *u, int timeout_ms)
     pthread_cond_broadcast(&u->cond);
     pthread_mutex_unlock(&u->lock);
     pthread_join(u->thread, NULL);
-    if (u->qlen && u->spool_dir) {
+    if (u->qlen && u->spool) {
         size_t n = u->qlen;
         qnode *all = u->head;
         u->head = u->tail = NULL;
         u->qlen = 0;
+        u->stats.queued_bytes = 0;
         dispose(u, all); /* a later run delivers them */
-        LOG_INFO("spooled %zu undelivered profile(s) to %s", n, u->spool_dir);
+        LOG_INFO("spooled %zu undelivered profile(s) to %s", n,
+                 spool_path(u->spool));
     } else if (u->qlen) {
         LOG_WARN("stopping with %zu profile(s) undelivered", u->qlen);
     }

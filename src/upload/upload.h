@@ -3,6 +3,8 @@
  * first) drained by one thread that POSTs with libcurl, retrying with
  * backoff on network errors, 5xx and 429; or writes files for file:// URLs.
  * Knows nothing about pprof: jobs are opaque bytes plus a request path.
+ * Jobs that do not fit go to a spool directory (spool.h) and come back
+ * only after a delivery succeeded; docs/internals/upload.md.
  */
 #ifndef PYROSCOPE_UPLOAD_H
 #define PYROSCOPE_UPLOAD_H
@@ -25,7 +27,14 @@ typedef struct upload_opts {
     const char *spool_dir;
     uint64_t spool_max_bytes;
     void (*thread_init)(void); /* run first on the upload thread */
+    const char *tls_ca_file;   /* NULL: the system's CA store */
+    int tls_insecure;          /* 1: no certificate or host name checks */
+    /* An idle process (nothing of its own to send) takes one spooled job
+     * after this long without work; 0 = only after its own successes. */
+    int idle_claim_ms;
 } upload_opts;
+
+#define UPLOAD_ID_LEN 32
 
 typedef struct upload_job {
     char *path;          /* "/ingest?name=..." appended to the server URL */
@@ -33,6 +42,10 @@ typedef struct upload_job {
     const char *content_type; /* static; NULL = multipart field "profile" */
     unsigned char *body;
     size_t len;
+    /* Stable profile id (lowercase hex), sent with every attempt so a
+     * server or test can drop duplicates; set by upload_enqueue if empty. */
+    char id[UPLOAD_ID_LEN + 1];
+    char *spool_ref;     /* claimed spool record this job came from */
 } upload_job;
 
 typedef struct upload_stats {
@@ -53,6 +66,8 @@ void upload_get_stats(upload *u, upload_stats *out);
 /* CPU time used by the upload thread so far, ns. */
 uint64_t upload_thread_cpu_ns(upload *u);
 void upload_job_free(upload_job *job);
+/* Fill id[UPLOAD_ID_LEN + 1] with a fresh random profile id. */
+void upload_new_id(char *id);
 /* Percent-encode `s` for a URL query into a malloc'd string. */
 char *upload_escape(const char *s);
 

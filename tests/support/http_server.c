@@ -11,12 +11,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 struct http_server {
     int fd, port;
     atomic_int stop;
     int mode, status;
+    char *extra, *body; /* http_server_reply() */
+    int delay_ms;
     pthread_t thread;
     pthread_mutex_t lock;
     http_request *reqs;
@@ -82,12 +85,19 @@ fail:
 
 static void answer(http_server *s, int fd)
 {
-    char resp[256];
-    int mode, status;
+    char resp[4096];
+    int mode, status, delay;
+    const char *extra, *body;
 
     pthread_mutex_lock(&s->lock);
     mode = s->mode;
     status = s->status;
+    delay = s->delay_ms;
+    extra = s->extra ? s->extra : "";
+    body = s->body ? s->body : "{}";
+    snprintf(resp, sizeof(resp),
+             "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n"
+             "%s\r\n%s", status, strlen(body), extra, body);
     pthread_mutex_unlock(&s->lock);
     if (mode == HTTP_HANG) {
         struct pollfd pfd = {fd, POLLIN, 0};
@@ -101,9 +111,8 @@ static void answer(http_server *s, int fd)
     }
     if (mode == HTTP_CLOSE)
         return;
-    snprintf(resp, sizeof(resp),
-             "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
-             "{}", status);
+    if (delay > 0)
+        poll(NULL, 0, delay);
     (void)!write(fd, resp, strlen(resp));
 }
 
@@ -122,6 +131,9 @@ static void *serve(void *arg)
             continue;
         memset(&r, 0, sizeof(r));
         if (read_request(c, &r) == 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            r.t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
             pthread_mutex_lock(&s->lock);
             s->reqs = realloc(s->reqs, (s->n + 1) * sizeof(r));
             s->reqs[s->n++] = r;
@@ -170,6 +182,29 @@ void http_server_set(http_server *s, int mode, int status)
     pthread_mutex_lock(&s->lock);
     s->mode = mode;
     s->status = status;
+    free(s->extra);
+    free(s->body);
+    s->extra = s->body = NULL;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void http_server_delay(http_server *s, int ms)
+{
+    pthread_mutex_lock(&s->lock);
+    s->delay_ms = ms;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void http_server_reply(http_server *s, int status, const char *headers,
+                       const char *body)
+{
+    pthread_mutex_lock(&s->lock);
+    s->mode = HTTP_OK;
+    s->status = status;
+    free(s->extra);
+    free(s->body);
+    s->extra = headers ? strdup(headers) : NULL;
+    s->body = body ? strdup(body) : NULL;
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -196,6 +231,7 @@ http_request *http_server_get(http_server *s, size_t i)
         r->body = malloc(s->reqs[i].len + 1);
         memcpy(r->body, s->reqs[i].body, s->reqs[i].len);
         r->len = s->reqs[i].len;
+        r->t = s->reqs[i].t;
     }
     pthread_mutex_unlock(&s->lock);
     return r;
@@ -221,6 +257,8 @@ void http_server_stop(http_server *s)
     for (i = 0; i < s->n; i++)
         http_request_free(&s->reqs[i]);
     free(s->reqs);
+    free(s->extra);
+    free(s->body);
     free(s);
 }
 

@@ -11,6 +11,7 @@ typedef struct http_request {
     char *headers; /* raw header block */
     unsigned char *body;
     size_t len;
+    double t; /* CLOCK_MONOTONIC seconds when the request was read */
 } http_request;
 
 enum http_mode {
@@ -25,6 +26,12 @@ typedef struct http_server http_server;
 http_server *http_server_start(void);
 int http_server_port(const http_server *s);
 void http_server_set(http_server *s, int mode, int status);
+/* Answer `status` with extra header lines (each ending in \r\n, or NULL)
+ * and `body` (or NULL for "{}"); sets HTTP_OK mode. */
+void http_server_reply(http_server *s, int status, const char *headers,
+                       const char *body);
+/* Wait `ms` after reading each request before answering it. */
+void http_server_delay(http_server *s, int ms);
 /* Requests received so far (those answered 2xx and the others). */
 size_t http_server_count(http_server *s);
 /* Copy of request i; free with http_request_free. */
