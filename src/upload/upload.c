@@ -26,6 +26,7 @@ struct upload {
     char *file_dir; /* file:// mode */
     struct curl_slist *headers;
     char *userpwd;
+    char *token, *password; /* masked in logged server replies */
     int timeout_ms;
     int queue_max;
     char *spool_dir;
@@ -114,10 +115,76 @@ static int abort_cb(void *p, curl_off_t a, curl_off_t b, curl_off_t c,
     return stop;
 }
 
-static size_t discard_cb(char *p, size_t s, size_t n, void *ud)
+/* ---- the server's answer, kept for the log ---- */
+
+#define REPLY_KEEP 2048 /* bytes of a response body kept */
+#define REPLY_LOG 300   /* characters of it that reach the log */
+
+typedef struct reply {
+    char data[REPLY_KEEP];
+    size_t len;
+} reply;
+
+/* Keeps the first REPLY_KEEP bytes, swallows the rest. */
+static size_t keep_cb(char *p, size_t s, size_t n, void *ud)
 {
-    (void)p, (void)ud;
+    reply *r = ud;
+    size_t len = s * n, room = sizeof(r->data) - r->len;
+
+    if (len < room)
+        room = len;
+    memcpy(r->data + r->len, p, room);
+    r->len += room;
     return s * n;
+}
+
+/* Hide `secret` (when long enough to matter) wherever the server echoed it. */
+static void mask(char *text, const char *secret)
+{
+    size_t n = secret ? strlen(secret) : 0;
+    char *at;
+
+    if (n < 4)
+        return;
+    while ((at = strstr(text, secret)) != NULL)
+        memset(at, '*', n);
+}
+
+/* One printable line: controls become spaces, runs of spaces collapse, at
+ * most REPLY_LOG characters; our credentials never appear in it. */
+static void reply_text(const upload *u, const reply *r, char *out,
+                       size_t cap)
+{
+    size_t i, n = 0;
+    int space = 1;
+
+    for (i = 0; i < r->len && n + 4 < cap && n < REPLY_LOG; i++) {
+        unsigned char c = (unsigned char)r->data[i];
+        if (c < 0x20 || c > 0x7e)
+            c = ' ';
+        if (c == ' ' && space)
+            continue;
+        space = c == ' ';
+        out[n++] = (char)c;
+    }
+    while (n > 0 && out[n - 1] == ' ')
+        n--;
+    if (i < r->len && n + 4 < cap)
+        memcpy(out + n, "...", 3), n += 3;
+    out[n] = '\0';
+    mask(out, u->token);
+    mask(out, u->password);
+}
+
+/* "/ingest?name=..." -> "/ingest": the query is long and not needed here. */
+static void path_only(const char *path, char *out, size_t cap)
+{
+    size_t n = strcspn(path, "?");
+
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, path, n);
+    out[n] = '\0';
 }
 
 /* 0 delivered, 1 retry later, -1 give up on this job. */
@@ -129,10 +196,16 @@ static int post(upload *u, const upload_job *job)
     char *url;
     long status = 0;
     CURLcode rc;
+    reply *ans = calloc(1, sizeof(*ans));
+    char where[128], text[REPLY_LOG + 8];
     buf b;
 
-    if (!c)
+    if (!c || !ans) {
+        if (c)
+            curl_easy_cleanup(c);
+        free(ans);
         return 1;
+    }
     buf_init(&b);
     buf_printf(&b, "%s%s", u->base_url, job->path);
     url = buf_steal(&b, NULL);
@@ -164,7 +237,8 @@ static int post(upload *u, const upload_job *job)
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, abort_cb);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, u);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, ans);
     curl_easy_setopt(c, CURLOPT_USERAGENT,
                      "pyroscope-c/" PYROSCOPE_VERSION_STRING);
     if (u->userpwd) {
@@ -180,11 +254,20 @@ static int post(upload *u, const upload_job *job)
     free(url);
     if (rc != CURLE_OK) {
         LOG_WARN("upload failed: %s", curl_easy_strerror(rc));
+        free(ans);
         return 1;
     }
-    if (status >= 200 && status < 300)
+    path_only(job->path, where, sizeof(where));
+    reply_text(u, ans, text, sizeof(text));
+    if (status >= 200 && status < 300) {
+        LOG_DEBUG("uploaded %zu bytes to %s: HTTP %ld", job->len, where,
+                  status);
+        free(ans);
         return 0;
-    LOG_WARN("upload rejected: HTTP %ld", status);
+    }
+    LOG_WARN("upload to %s rejected: HTTP %ld: %s", where, status,
+             *text ? text : "(empty response)");
+    free(ans);
     return (status >= 500 || status == 429 || status == 408) ? 1 : -1;
 }
 
@@ -440,6 +523,7 @@ static int setup_auth(upload *u, const upload_opts *o)
     buf b;
 
     if (o->auth_token && *o->auth_token) {
+        u->token = str_dup(o->auth_token);
         buf_init(&b);
         buf_printf(&b, "Bearer %s", o->auth_token);
         if (add_header(u, "Authorization", b.data ? b.data : "") != 0) {
@@ -453,6 +537,8 @@ static int setup_auth(upload *u, const upload_opts *o)
         buf_printf(&b, "%s:%s", o->basic_user,
                    o->basic_password ? o->basic_password : "");
         u->userpwd = buf_steal(&b, NULL);
+        if (o->basic_password)
+            u->password = str_dup(o->basic_password);
     }
     if (o->tenant_id && *o->tenant_id &&
         add_header(u, "X-Scope-OrgID", o->tenant_id) != 0)
@@ -469,6 +555,8 @@ static void destroy(upload *u)
         drop_head_locked(u);
     curl_slist_free_all(u->headers);
     free(u->userpwd);
+    free(u->token);
+    free(u->password);
     free(u->base_url);
     free(u->file_dir);
     free(u->spool_dir);

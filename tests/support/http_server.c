@@ -17,6 +17,7 @@ struct http_server {
     int fd, port;
     atomic_int stop;
     int mode, status;
+    char reply[1024]; /* body of HTTP_OK answers; "{}" by default */
     pthread_t thread;
     pthread_mutex_t lock;
     http_request *reqs;
@@ -82,12 +83,13 @@ fail:
 
 static void answer(http_server *s, int fd)
 {
-    char resp[256];
+    char resp[1400], body[sizeof(s->reply)];
     int mode, status;
 
     pthread_mutex_lock(&s->lock);
     mode = s->mode;
     status = s->status;
+    memcpy(body, s->reply, sizeof(body));
     pthread_mutex_unlock(&s->lock);
     if (mode == HTTP_HANG) {
         struct pollfd pfd = {fd, POLLIN, 0};
@@ -102,8 +104,8 @@ static void answer(http_server *s, int fd)
     if (mode == HTTP_CLOSE)
         return;
     snprintf(resp, sizeof(resp),
-             "HTTP/1.1 %d X\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
-             "{}", status);
+             "HTTP/1.1 %d X\r\nContent-Length: %zu\r\nConnection: close\r\n"
+             "\r\n%s", status, strlen(body), body);
     (void)!write(fd, resp, strlen(resp));
 }
 
@@ -143,6 +145,7 @@ http_server *http_server_start(void)
     int one = 1;
 
     s->status = 200;
+    strcpy(s->reply, "{}");
     pthread_mutex_init(&s->lock, NULL);
     s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -170,6 +173,13 @@ void http_server_set(http_server *s, int mode, int status)
     pthread_mutex_lock(&s->lock);
     s->mode = mode;
     s->status = status;
+    pthread_mutex_unlock(&s->lock);
+}
+
+void http_server_set_reply(http_server *s, const char *body)
+{
+    pthread_mutex_lock(&s->lock);
+    snprintf(s->reply, sizeof(s->reply), "%s", body);
     pthread_mutex_unlock(&s->lock);
 }
 

@@ -25,6 +25,8 @@ typedef struct http_server http_server;
 http_server *http_server_start(void);
 int http_server_port(const http_server *s);
 void http_server_set(http_server *s, int mode, int status);
+/* Body of later HTTP_OK answers (at most 1023 bytes kept). */
+void http_server_set_reply(http_server *s, const char *body);
 /* Requests received so far (those answered 2xx and the others). */
 size_t http_server_count(http_server *s);
 /* Copy of request i; free with http_request_free. */

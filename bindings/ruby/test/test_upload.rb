@@ -11,7 +11,7 @@ class TestUpload < Minitest::Test
     r = requests.first
     assert_equal "POST", r.method
     assert_equal "/ingest", r.path
-    assert_equal "ruby.upload.cpu{env=test}", r.query["name"]
+    assert_equal "ruby.upload{env=test}", r.query["name"]
     assert_equal "pyroscope-ruby", r.query["spyName"]
     assert_equal "pprof", r.query["format"]
     assert_equal "100", r.query["sampleRate"]
