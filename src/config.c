@@ -225,6 +225,15 @@ static int merge_env(config *c)
     v = getenv("PYROSCOPE_LOG_LEVEL");
     if (!rc && !k->log_level && v && *v)
         rc = parse_log_level(v, &k->log_level);
+    v = getenv("PYROSCOPE_API");
+    if (!rc && !k->api && v && *v) {
+        if (!strcmp(v, "push"))
+            k->api = PYROSCOPE_API_PUSH;
+        else if (strcmp(v, "ingest"))
+            return error_set(PYROSCOPE_EINVAL,
+                             "PYROSCOPE_API='%s' (expected ingest or push)",
+                             v);
+    }
     return rc;
 }
 

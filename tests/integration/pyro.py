@@ -34,9 +34,13 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 CPU = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
 SAMPLES = "process_cpu:samples:count:cpu:nanoseconds"
 ALLOC_SPACE = "memory:alloc_space:bytes:space:bytes"
+ALLOC_OBJECTS = "memory:alloc_objects:count:space:bytes"
 INUSE_SPACE = "memory:inuse_space:bytes:space:bytes"
-MUTEX_DELAY = "mutex:delay:nanoseconds:mutex:count"
-MUTEX_COUNT = "mutex:contentions:count:mutex:count"
+INUSE_OBJECTS = "memory:inuse_objects:count:space:bytes"
+# The period type of a mutex profile is contentions/count (as Go writes it);
+# the server builds the ID as name:type:unit:period_type:period_unit.
+MUTEX_DELAY = "mutex:delay:nanoseconds:contentions:count"
+MUTEX_COUNT = "mutex:contentions:count:contentions:count"
 
 
 class Unavailable(Exception):
@@ -285,6 +289,23 @@ def wait_functions(url, profile_type, selector, fns, min_total=1, timeout=90,
         st = stacks(url, profile_type, selector, start_ms, end_ms)
         return st if all(st.total.get(f, 0) >= min_total for f in fns) else None
     return wait_for(probe, timeout, what="%s in %s %s" % (fns, profile_type, selector))
+
+
+def wait_stable(url, profile_type, selector, fns, min_total=1, timeout=120,
+                settle=3.0, start_ms=None, end_ms=None):
+    """Like wait_functions, then keep polling until the merged totals stop
+    changing (every window of the run has been ingested); returns the
+    Stacks of the last poll."""
+    st = wait_functions(url, profile_type, selector, fns, min_total, timeout,
+                        start_ms, end_ms)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(settle)
+        nxt = stacks(url, profile_type, selector, start_ms, end_ms)
+        if nxt.grand == st.grand:
+            return nxt
+        st = nxt
+    return st
 
 
 def main(argv):
