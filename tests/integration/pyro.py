@@ -228,7 +228,8 @@ class Stacks:
 
     def top(self, n=10, by="self"):
         d = self.self if by == "self" else self.total
-        return sorted(d.items(), key=lambda kv: -kv[1])[:n]
+        items = [kv for kv in d.items() if kv[0] != "total" and kv[1] > 0]
+        return sorted(items, key=lambda kv: -kv[1])[:n]
 
 
 def flamegraph_stacks(fg):
