@@ -207,7 +207,7 @@ static long build(pyroscope *p, const window *w, const kind *k,
 
 /* ---- jobs ---- */
 
-static char *series_name(const pyroscope *p, const kind *k, uint64_t tagset)
+static char *series_name(const pyroscope *p, uint64_t tagset)
 {
     labels *lb = malloc(sizeof(*lb));
     size_t i;
@@ -233,7 +233,7 @@ static void ingest_job(pyroscope *p, const window *w, const kind *k,
                        unsigned char *body, size_t len)
 {
     upload_job job;
-    char *name = series_name(p, k, tagset), *ename, *espy;
+    char *name = series_name(p, tagset), *ename, *espy;
     uint64_t from = w->start_ns / 1000000000ull;
     uint64_t until = (end_ns + 999999999ull) / 1000000000ull;
     buf b;
