@@ -162,10 +162,14 @@ static void test_rejection_logged(void)
     pyroscope *p;
     size_t i;
 
-    /* A long reply that echoes our token, with a newline and a tab. */
+    /* A long reply with a newline and a tab that echoes our token twice:
+     * early, and across the point where the logged line is cut. */
     snprintf(reply, sizeof(reply), "{\"code\":\"invalid_argument\",\n"
-             "\t\"message\":\"proto: wrong wireType tok-SeCrEt-9\"}");
-    for (i = strlen(reply); i < sizeof(reply) - 1; i++)
+             "\t\"message\":\"proto: wrong wireType tok-SeCrEt-9 ");
+    for (i = strlen(reply); i < 290; i++)
+        reply[i] = 'y';
+    memcpy(reply + i, "tok-SeCrEt-9", 12);
+    for (i += 12; i < sizeof(reply) - 1; i++)
         reply[i] = 'x';
     reply[i] = '\0';
     http_server_set(s, HTTP_OK, 422);
@@ -186,6 +190,8 @@ static void test_rejection_logged(void)
     ASSERT(strstr(line, "\"code\":\"invalid_argument\", \"message\":"
                         "\"proto: wrong wireType ") != NULL);
     ASSERT(strstr(g_log, "SeCrEt") == NULL);
+    ASSERT(strstr(g_log, "tok-S") == NULL); /* not even a cut prefix */
+    ASSERT(strstr(line, "wireType ************ yyy") != NULL);
     ASSERT(strchr(line, '\t') == NULL);
     /* Bounded: the 1 KiB reply is cut to a few hundred characters. */
     ASSERT(strcspn(line, "\n") < 400);

@@ -138,26 +138,30 @@ static size_t keep_cb(char *p, size_t s, size_t n, void *ud)
     return s * n;
 }
 
-/* Hide `secret` (when long enough to matter) wherever the server echoed it. */
-static void mask(char *text, const char *secret)
+/* Hide `secret` (when long enough to matter) wherever the server echoed
+ * it; done on the raw reply, before it is cut, so no prefix survives. */
+static void mask(char *text, size_t len, const char *secret)
 {
-    size_t n = secret ? strlen(secret) : 0;
-    char *at;
+    size_t n = secret ? strlen(secret) : 0, i;
 
-    if (n < 4)
+    if (n < 4 || n > len)
         return;
-    while ((at = strstr(text, secret)) != NULL)
-        memset(at, '*', n);
+    for (i = 0; i + n <= len; i++)
+        if (text[i] == secret[0] && memcmp(text + i, secret, n) == 0) {
+            memset(text + i, '*', n);
+            i += n - 1;
+        }
 }
 
 /* One printable line: controls become spaces, runs of spaces collapse, at
  * most REPLY_LOG characters; our credentials never appear in it. */
-static void reply_text(const upload *u, const reply *r, char *out,
-                       size_t cap)
+static void reply_text(const upload *u, reply *r, char *out, size_t cap)
 {
     size_t i, n = 0;
     int space = 1;
 
+    mask(r->data, r->len, u->token);
+    mask(r->data, r->len, u->password);
     for (i = 0; i < r->len && n + 4 < cap && n < REPLY_LOG; i++) {
         unsigned char c = (unsigned char)r->data[i];
         if (c < 0x20 || c > 0x7e)
@@ -172,8 +176,6 @@ static void reply_text(const upload *u, const reply *r, char *out,
     if (i < r->len && n + 4 < cap)
         memcpy(out + n, "...", 3), n += 3;
     out[n] = '\0';
-    mask(out, u->token);
-    mask(out, u->password);
 }
 
 /* "/ingest?name=..." -> "/ingest": the query is long and not needed here. */

@@ -21,6 +21,7 @@ the value where fn is the leaf.
 import atexit
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -116,6 +117,21 @@ class Server:
 _server = None
 
 
+def _stop_on_sigterm(srv):
+    """atexit does not run when SIGTERM kills us (a CI timeout, say): stop
+    the server we started first, unless the program has its own handler."""
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+
+        def on_term(signum, frame):
+            srv.stop()
+            os._exit(128 + signum)
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        pass
+
+
 def server(start_timeout=240):
     """The server the tests talk to; started once per process."""
     global _server
@@ -144,12 +160,15 @@ def server(start_timeout=240):
     log = data + ".log"
     env = dict(os.environ)
     env.setdefault("PYROSCOPE_SERVER_BIN", os.path.join(work, "pyroscope-server"))
+    os.makedirs(data, exist_ok=True)
     with open(log, "w") as lf:
+        # cwd=data: the server keeps its metastore raft log relative to it.
         proc = subprocess.Popen(["bash", os.path.join(d, "run.sh"), data, str(port)],
                                 stdout=lf, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+                                cwd=data, start_new_session=True)
     srv = Server("http://127.0.0.1:%d" % port, proc, log)
     atexit.register(srv.stop)
+    _stop_on_sigterm(srv)
     deadline = time.time() + start_timeout
     while not ready(srv.url):
         if proc.poll() is not None:

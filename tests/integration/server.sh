@@ -74,7 +74,11 @@ import pyro; print(pyro._free_port())") || {
     }
     pyro_server_data="$work/data-$$-$port"
     pyro_server_log="$pyro_server_data.log"
-    bash "$shared/run.sh" "$pyro_server_data" "$port" \
+    mkdir -p "$pyro_server_data" || return 1
+    # From inside the data directory: the server keeps some state (the
+    # metastore's raft log) relative to its working directory.
+    (cd "$pyro_server_data" &&
+        exec bash "$shared/run.sh" "$pyro_server_data" "$port") \
         >"$pyro_server_log" 2>&1 &
     pyro_server_pid=$!
     export PYROSCOPE_TEST_SERVER="http://127.0.0.1:$port"
