@@ -150,7 +150,9 @@ int main(int argc, char **argv)
 
     if (!strcmp(mode, "heap")) {
         cfg.profile_types = PYROSCOPE_PROFILE_HEAP;
-        cfg.heap_sample_interval = 64 * 1024; /* ~5000 samples */
+        /* 16 KiB: ~1900 samples of the 30 MiB kept, so the in-use split
+         * is within a point (1 sigma) of 75%. */
+        cfg.heap_sample_interval = 16 * 1024;
     } else if (!strcmp(mode, "lock")) {
         cfg.profile_types = PYROSCOPE_PROFILE_LOCK;
     } else {
