@@ -67,7 +67,10 @@ int main(int argc, char **argv)
     pthread_t t[2];
     int rc;
 
-    cfg.application_name = "cpu_hotspots";
+    /* PYROSCOPE_APPLICATION_NAME, when set, names it (a NULL field takes
+     * the environment). */
+    if (!getenv("PYROSCOPE_APPLICATION_NAME"))
+        cfg.application_name = "cpu_hotspots";
     cfg.tags = tags;
     cfg.tags_count = 1;
     rc = pyroscope_start(&p, &cfg);

@@ -19,7 +19,7 @@
 
 typedef struct kind {
     uint16_t type;
-    const char *suffix;   /* /ingest name suffix */
+    const char *suffix;   /* file:// name part */
     const char *name;     /* push API __name__ */
     const char *units;
     const char *aggregation;
@@ -208,7 +208,7 @@ static long build(pyroscope *p, const window *w, const kind *k,
 
 /* ---- jobs ---- */
 
-static char *series_name(const pyroscope *p, const kind *k, uint64_t tagset)
+static char *series_name(const pyroscope *p, uint64_t tagset)
 {
     labels *lb = malloc(sizeof(*lb));
     size_t i;
@@ -218,7 +218,9 @@ static char *series_name(const pyroscope *p, const kind *k, uint64_t tagset)
         return NULL;
     labels_of(p, tagset, 1, lb);
     buf_init(&b);
-    buf_printf(&b, "%s.%s{", p->cfg.c.application_name, k->suffix);
+    /* No ".cpu" suffix: for pprof the server names the series after the
+     * sample types and keeps the whole name as service_name. */
+    buf_printf(&b, "%s{", p->cfg.c.application_name);
     for (i = 0; i < lb->n; i++)
         buf_printf(&b, "%s%s=%s", i ? "," : "", lb->kv[i].key,
                    lb->kv[i].value);
@@ -232,7 +234,7 @@ static void ingest_job(pyroscope *p, const window *w, const kind *k,
                        unsigned char *body, size_t len)
 {
     upload_job job;
-    char *name = series_name(p, k, tagset), *ename, *espy;
+    char *name = series_name(p, tagset), *ename, *espy;
     uint64_t from = w->start_ns / 1000000000ull;
     uint64_t until = (end_ns + 999999999ull) / 1000000000ull;
     buf b;
@@ -240,9 +242,13 @@ static void ingest_job(pyroscope *p, const window *w, const kind *k,
     memset(&job, 0, sizeof(job));
     ename = name ? upload_escape(name) : NULL;
     espy = upload_escape(p->cfg.c.spy_name);
+    /* No format=pprof: the server would then read the multipart body as
+     * a raw pprof ("wrong wireType" on the boundary, HTTP 422); it finds
+     * the "profile" field from the multipart Content-Type, as the Go SDK's
+     * uploads do. */
     buf_init(&b);
     buf_printf(&b,
-               "/ingest?name=%s&from=%llu&until=%llu&format=pprof"
+               "/ingest?name=%s&from=%llu&until=%llu"
                "&sampleRate=%d&spyName=%s&units=%s&aggregationType=%s",
                ename ? ename : "", (unsigned long long)from,
                (unsigned long long)(until > from ? until : from + 1),

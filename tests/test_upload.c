@@ -1,9 +1,13 @@
 /*
  * Upload to a real HTTP server on loopback: the request carries the series
- * name with tags, time range, format and sample rate, the auth and tenant
- * headers, and a multipart body whose "profile" decodes to a CPU profile
- * with the function that burned the CPU.
+ * name with tags, time range and sample rate (no format: the body is
+ * multipart), the auth and tenant headers, and a multipart body whose
+ * "profile" decodes to a CPU profile with the function that burned the CPU.
+ * A rejection is logged with the status and the server's text, bounded and
+ * without our credentials.
  */
+#include <pthread.h>
+#include <string.h>
 #include <time.h>
 
 #include "pyroscope.h"
@@ -27,11 +31,15 @@ static void check_query(const http_request *r)
 
     ASSERT_STR_EQ(r->method, "POST");
     ASSERT(strncmp(r->target, "/base/ingest?", 13) == 0);
-    ASSERT_STR_EQ(name, "test_upload.cpu{env=ci,region=eu-west}");
+    /* The application name alone: for pprof the server takes the type from
+     * the sample types and would keep a ".cpu" in service_name. */
+    ASSERT_STR_EQ(name, "test_upload{env=ci,region=eu-west}");
     ASSERT(from && until);
     ASSERT(atoll(until) > atoll(from));
     ASSERT(atoll(from) > now - 120 && atoll(until) <= now + 2);
-    ASSERT_STR_EQ(fmt, "pprof");
+    /* format=pprof would make the server read the multipart body as a raw
+     * pprof (HTTP 422): the multipart Content-Type says what it is. */
+    ASSERT(fmt == NULL);
     ASSERT_STR_EQ(rate, "100");
     ASSERT_STR_EQ(spy, "pyroscope-c");
     free(name), free(from), free(until), free(fmt), free(rate), free(spy);
@@ -132,9 +140,70 @@ static void test_basic_auth(void)
     TEST_OK("basic auth");
 }
 
+static char g_log[4096];
+static pthread_mutex_t g_log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void keep_log(int level, const char *msg, void *payload)
+{
+    (void)level, (void)payload;
+    pthread_mutex_lock(&g_log_lock);
+    if (strlen(g_log) + strlen(msg) + 2 < sizeof(g_log)) {
+        strcat(g_log, msg);
+        strcat(g_log, "\n");
+    }
+    pthread_mutex_unlock(&g_log_lock);
+}
+
+static void test_rejection_logged(void)
+{
+    http_server *s = http_server_start();
+    pyroscope_config cfg = PYROSCOPE_CONFIG_INIT;
+    char url[128], reply[1024], *line;
+    pyroscope *p;
+    size_t i;
+
+    /* A long reply with a newline and a tab that echoes our token twice:
+     * early, and across the point where the logged line is cut. */
+    snprintf(reply, sizeof(reply), "{\"code\":\"invalid_argument\",\n"
+             "\t\"message\":\"proto: wrong wireType tok-SeCrEt-9 ");
+    for (i = strlen(reply); i < 290; i++)
+        reply[i] = 'y';
+    memcpy(reply + i, "tok-SeCrEt-9", 12);
+    for (i += 12; i < sizeof(reply) - 1; i++)
+        reply[i] = 'x';
+    reply[i] = '\0';
+    http_server_reply(s, 422, NULL, reply);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", http_server_port(s));
+    cfg.application_name = "test_upload";
+    cfg.server_address = url;
+    cfg.auth_token = "tok-SeCrEt-9";
+    cfg.upload_interval_ms = 60000;
+    cfg.log_fn = keep_log;
+    ASSERT_EQ(pyroscope_start(&p, &cfg), 0);
+    work_alpha(0.2);
+    pyroscope_flush(p, 5000); /* 422 drops the job: the queue empties */
+    pyroscope_stop(p);
+    pthread_mutex_lock(&g_log_lock);
+    line = strstr(g_log, "rejected: HTTP 422: ");
+    ASSERT(line != NULL);
+    ASSERT(strstr(line, "\"code\":\"invalid_argument\", \"message\":"
+                        "\"proto: wrong wireType ") != NULL);
+    ASSERT(strstr(g_log, "SeCrEt") == NULL);
+    ASSERT(strstr(g_log, "tok-S") == NULL); /* not even a cut prefix */
+    ASSERT(strstr(line, "wireType [redacted] yyy") != NULL);
+    ASSERT(strchr(line, '\t') == NULL);
+    /* Bounded: the 1 KiB reply is cut to a few hundred characters. */
+    ASSERT(strcspn(line, "\n") < 400);
+    ASSERT(strstr(line, "...") != NULL);
+    pthread_mutex_unlock(&g_log_lock);
+    http_server_stop(s);
+    TEST_OK("rejection logged with the server's text");
+}
+
 int main(void)
 {
     test_ingest();
     test_basic_auth();
+    test_rejection_logged();
     return 0;
 }

@@ -211,6 +211,23 @@ static void cut_partial_secret(upload *u, char *t)
     }
 }
 
+/* JSON and HTML replies span lines: one line for the log, each run of
+ * white space a single blank. */
+static void squeeze_space(char *t)
+{
+    char *w = t;
+    int blank = 1;
+
+    for (; *t; t++) {
+        int ws = *t == ' ' || *t == '\t' || *t == '\r' || *t == '\n';
+        if (ws && blank)
+            continue;
+        blank = ws;
+        *w++ = ws ? ' ' : *t;
+    }
+    *w = '\0';
+}
+
 /* The server's words, safe to log: printable, and without our secrets in
  * case it echoes the request. */
 static void reply_text(upload *u, const http_reply *r, char *out, size_t cap)
@@ -226,6 +243,7 @@ static void reply_text(upload *u, const http_reply *r, char *out, size_t cap)
         redact_mask(t, u->secrets[i]);
     for (i = strlen(t); i > 0 && strchr(" \t\r\n", t[i - 1]); i--)
         t[i - 1] = '\0';
+    squeeze_space(t);
     redact_printable(t);
     if (!t[0])
         strcpy(t, "(empty body)");

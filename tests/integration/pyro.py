@@ -21,6 +21,7 @@ the value where fn is the leaf.
 import atexit
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -34,9 +35,13 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 CPU = "process_cpu:cpu:nanoseconds:cpu:nanoseconds"
 SAMPLES = "process_cpu:samples:count:cpu:nanoseconds"
 ALLOC_SPACE = "memory:alloc_space:bytes:space:bytes"
+ALLOC_OBJECTS = "memory:alloc_objects:count:space:bytes"
 INUSE_SPACE = "memory:inuse_space:bytes:space:bytes"
-MUTEX_DELAY = "mutex:delay:nanoseconds:mutex:count"
-MUTEX_COUNT = "mutex:contentions:count:mutex:count"
+INUSE_OBJECTS = "memory:inuse_objects:count:space:bytes"
+# The period type of a mutex profile is contentions/count (as Go writes it);
+# the server builds the ID as name:type:unit:period_type:period_unit.
+MUTEX_DELAY = "mutex:delay:nanoseconds:contentions:count"
+MUTEX_COUNT = "mutex:contentions:count:contentions:count"
 
 
 class Unavailable(Exception):
@@ -112,6 +117,21 @@ class Server:
 _server = None
 
 
+def _stop_on_sigterm(srv):
+    """atexit does not run when SIGTERM kills us (a CI timeout, say): stop
+    the server we started first, unless the program has its own handler."""
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+
+        def on_term(signum, frame):
+            srv.stop()
+            os._exit(128 + signum)
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        pass
+
+
 def server(start_timeout=240):
     """The server the tests talk to; started once per process."""
     global _server
@@ -140,12 +160,15 @@ def server(start_timeout=240):
     log = data + ".log"
     env = dict(os.environ)
     env.setdefault("PYROSCOPE_SERVER_BIN", os.path.join(work, "pyroscope-server"))
+    os.makedirs(data, exist_ok=True)
     with open(log, "w") as lf:
+        # cwd=data: the server keeps its metastore raft log relative to it.
         proc = subprocess.Popen(["bash", os.path.join(d, "run.sh"), data, str(port)],
                                 stdout=lf, stderr=subprocess.STDOUT, env=env,
-                                start_new_session=True)
+                                cwd=data, start_new_session=True)
     srv = Server("http://127.0.0.1:%d" % port, proc, log)
     atexit.register(srv.stop)
+    _stop_on_sigterm(srv)
     deadline = time.time() + start_timeout
     while not ready(srv.url):
         if proc.poll() is not None:
@@ -224,7 +247,8 @@ class Stacks:
 
     def top(self, n=10, by="self"):
         d = self.self if by == "self" else self.total
-        return sorted(d.items(), key=lambda kv: -kv[1])[:n]
+        items = [kv for kv in d.items() if kv[0] != "total" and kv[1] > 0]
+        return sorted(items, key=lambda kv: -kv[1])[:n]
 
 
 def flamegraph_stacks(fg):
@@ -289,6 +313,23 @@ def wait_functions(url, profile_type, selector, fns, min_total=1, timeout=90,
         st = stacks(url, profile_type, selector, start_ms, end_ms)
         return st if all(st.total.get(f, 0) >= min_total for f in fns) else None
     return wait_for(probe, timeout, what="%s in %s %s" % (fns, profile_type, selector))
+
+
+def wait_stable(url, profile_type, selector, fns, min_total=1, timeout=120,
+                settle=3.0, start_ms=None, end_ms=None):
+    """Like wait_functions, then keep polling until the merged totals stop
+    changing (every window of the run has been ingested); returns the
+    Stacks of the last poll."""
+    st = wait_functions(url, profile_type, selector, fns, min_total, timeout,
+                        start_ms, end_ms)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        time.sleep(settle)
+        nxt = stacks(url, profile_type, selector, start_ms, end_ms)
+        if nxt.grand == st.grand:
+            return nxt
+        st = nxt
+    return st
 
 
 def main(argv):

@@ -36,10 +36,10 @@ test('75/25 split over HTTP /ingest (1000 Hz, ~5000 samples)', async () => {
     assert.ok(srv.uploads.length > 0, 'no upload received');
     for (const u of srv.uploads) {
       assert.ifError(u.error);
-      assert.strictEqual(u.app, 'node.split.cpu');
+      assert.strictEqual(u.app, 'node.split');
       assert.strictEqual(u.tags.suite, 'split');
       assert.strictEqual(u.query.spyName, 'pyroscope-nodejs');
-      assert.strictEqual(u.query.format, 'pprof');
+      assert.strictEqual(u.query.format, undefined); // multipart: no format=pprof
     }
     const r = split(srv.uploads.map((u) => u.profile));
     console.log(`# split: heavy=${r.heavy} light=${r.light} total=${r.total} share=${(100 * r.share).toFixed(2)}% other=${r.top} ${stdout.trim()}`);

@@ -11,9 +11,9 @@ class TestUpload < Minitest::Test
     r = requests.first
     assert_equal "POST", r.method
     assert_equal "/ingest", r.path
-    assert_equal "ruby.upload.cpu{env=test}", r.query["name"]
+    assert_equal "ruby.upload{env=test}", r.query["name"]
     assert_equal "pyroscope-ruby", r.query["spyName"]
-    assert_equal "pprof", r.query["format"]
+    assert_nil r.query["format"] # multipart body: format=pprof would be a 422
     assert_equal "100", r.query["sampleRate"]
     assert_equal "Bearer tok123", r.headers["authorization"]
     assert_equal "tenant-a", r.headers["x-scope-orgid"]
