@@ -87,8 +87,9 @@ class BuildCoreThenExt(build_ext):
 setup(
     ext_modules=[Extension(
         "pyroscope._native",
-        sources=["src/pyroscope/_native.c", "src/pyroscope/_frames.c"],
-        depends=["src/pyroscope/_frames.h"],
+        sources=["src/pyroscope/_native.c", "src/pyroscope/_frames.c",
+                 "src/pyroscope/_memory.c"],
+        depends=["src/pyroscope/_frames.h", "src/pyroscope/_memory.h"],
         extra_compile_args=["-O2", "-fno-omit-frame-pointer", "-Wall",
                             "-Wno-missing-field-initializers"],
     )],

@@ -14,6 +14,7 @@
 
 #include "pyroscope.h"
 #include "_frames.h"
+#include "_memory.h"
 
 static pyroscope *g_prof;       /* the running profiler started by us */
 static int g_gil_only = 1;      /* read in the signal handler */
@@ -130,17 +131,22 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
                              "auth_token", "basic_auth_user",
                              "basic_auth_password", "tenant_id",
                              "http_headers", "log_level", "gil_only",
-                             "native", "fork_mode", "roots", NULL};
+                             "native", "fork_mode", "roots", "api",
+                             "profile_types", "spy_name", NULL};
     PyObject *app, *server, *tags_o = Py_None, *tok = Py_None,
              *user = Py_None, *pass = Py_None, *tenant = Py_None,
              *hdr_o = Py_None, *roots = Py_None;
     int rate = 100, upload_ms = 0, log_level = PYROSCOPE_LOG_WARN,
-        gil_only = 1, native = 0, fork_mode = PYROSCOPE_FORK_CONTINUE;
+        gil_only = 1, native = 0, fork_mode = PYROSCOPE_FORK_CONTINUE,
+        api = PYROSCOPE_API_PUSH;
+    unsigned int types = PYROSCOPE_PROFILE_CPU;
+    const char *spy = "pyspy";
     (void)self;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kw, "UU|iiOOOOOOippiO", kwlist, &app, &server, &rate,
+            args, kw, "UU|iiOOOOOOippiOiIs", kwlist, &app, &server, &rate,
             &upload_ms, &tags_o, &tok, &user, &pass, &tenant, &hdr_o,
-            &log_level, &gil_only, &native, &fork_mode, &roots))
+            &log_level, &gil_only, &native, &fork_mode, &roots, &api,
+            &types, &spy))
         return NULL;
     if (g_prof) {
         PyErr_SetString(PyExc_RuntimeError, "profiler already running");
@@ -201,9 +207,10 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     cfg.tenant_id = opt_str(tenant);
     cfg.http_headers = hdrs;
     cfg.http_headers_count = nhdrs;
-    cfg.profile_types = PYROSCOPE_PROFILE_CPU;
+    cfg.profile_types = types;
+    cfg.api = api;
     cfg.log_level = log_level;
-    cfg.spy_name = "pyroscope-python";
+    cfg.spy_name = spy;
     cfg.fork_mode = fork_mode;
     if (PyErr_Occurred())
         goto fail;
@@ -491,7 +498,128 @@ static PyObject *py_set_roots(PyObject *self, PyObject *roots)
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------ */
+/* Wall-clock sampling (oncpu=False) and memory profiling               */
+
+static const pyroscope_tag g_no_tags[1] = {{NULL, NULL}};
+
+/* wall_sample(tags_by_ident, weight): with the GIL held, walk every other
+ * Python thread's stack and add it as `weight` sampling periods, tagged
+ * with tags_by_ident[thread ident] (a tuple of (key, value) pairs). */
+static PyObject *py_wall_sample(PyObject *self, PyObject *args)
+{
+    PyObject *tagmap;
+    long long weight;
+    uint64_t words[2 * 256];
+    pyroscope_frame frames[256];
+    int count = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OL", &tagmap, &weight))
+        return NULL;
+    if (!g_prof)
+        return PyLong_FromLong(0);
+    PyThreadState *me = PyThreadState_Get();
+    PyInterpreterState *is = PyThreadState_GetInterpreter(me);
+    int64_t v = weight < 1 ? 1 : weight;
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(is); ts;
+         ts = PyThreadState_Next(ts)) {
+        if (ts == me)
+            continue;
+        int n = pyf_capture_thread(ts, words, 256);
+        if (n <= 0)
+            continue;
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            char *fn, *file;
+            int64_t line;
+            if (pyf_symbolize_copy(words[2 * i], words[2 * i + 1], &fn, &file,
+                                   &line) != 0)
+                continue;
+            frames[k].function = fn;
+            frames[k].file = file;
+            frames[k++].line = line;
+        }
+        PyObject *seq = NULL, *key = PyLong_FromUnsignedLong(ts->thread_id);
+        PyObject *pairs = key && PyDict_Check(tagmap)
+                              ? PyDict_GetItem(tagmap, key) : NULL;
+        Py_XDECREF(key);
+        pyroscope_tag *tags = NULL;
+        size_t nt = 0;
+        if (pairs && pairs_to_tags(pairs, &seq, &tags, &nt) != 0)
+            PyErr_Clear();
+        if (k)
+            pyroscope_add_sample(g_prof, PYROSCOPE_PROFILE_CPU_EXTERNAL,
+                                 frames, (size_t)k, &v, 1,
+                                 tags ? tags : g_no_tags, nt);
+        count += k > 0;
+        PyMem_Free(tags);
+        Py_XDECREF(seq);
+        for (int i = 0; i < k; i++) {
+            free((char *)frames[i].function);
+            free((char *)frames[i].file);
+        }
+    }
+    return PyLong_FromLong(count);
+}
+
+static PyObject *py_mem_start(PyObject *self, PyObject *args)
+{
+    Py_ssize_t interval;
+    int max_frames, mem_domain;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "nip", &interval, &max_frames, &mem_domain))
+        return NULL;
+    if (interval < 1) {
+        PyErr_SetString(PyExc_ValueError, "mem_heap_sample_size must be > 0");
+        return NULL;
+    }
+    return PyBool_FromLong(
+        pym_start((size_t)interval, max_frames, mem_domain) == 0);
+}
+
+static PyObject *py_mem_stop(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    pym_stop();
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_mem_report(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    return PyLong_FromLong(g_prof ? pym_report(g_prof) : 0);
+}
+
+static PyObject *py_mem_counts(PyObject *self, PyObject *noargs)
+{
+    uint64_t a, b, c;
+    (void)self;
+    (void)noargs;
+    pym_counts(&a, &b, &c);
+    return Py_BuildValue("{s:K,s:K,s:K}", "sampled", (unsigned long long)a,
+                         "live", (unsigned long long)b, "stacks",
+                         (unsigned long long)c);
+}
+
+static PyObject *py_set_naming(PyObject *self, PyObject *args)
+{
+    int qualified, line_mode;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "pi", &qualified, &line_mode))
+        return NULL;
+    pyf_set_naming(qualified, line_mode);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"wall_sample", py_wall_sample, METH_VARARGS, NULL},
+    {"mem_start", py_mem_start, METH_VARARGS, NULL},
+    {"mem_stop", py_mem_stop, METH_NOARGS, NULL},
+    {"mem_report", py_mem_report, METH_NOARGS, NULL},
+    {"mem_counts", py_mem_counts, METH_NOARGS, NULL},
+    {"set_naming", py_set_naming, METH_VARARGS, NULL},
     {"start", (PyCFunction)(void (*)(void))py_start,
      METH_VARARGS | METH_KEYWORDS, "start the profiler (internal)"},
     {"stop", py_stop, METH_NOARGS, "stop and flush; False if not running"},
@@ -530,6 +658,13 @@ PyMODINIT_FUNC PyInit__native(void)
     PyModule_AddIntConstant(m, "FORK_CONTINUE", PYROSCOPE_FORK_CONTINUE);
     PyModule_AddIntConstant(m, "FORK_STOP", PYROSCOPE_FORK_STOP);
     PyModule_AddIntConstant(m, "LOG_ERROR", PYROSCOPE_LOG_ERROR);
+    PyModule_AddIntConstant(m, "LOG_OFF", PYROSCOPE_LOG_OFF);
+    PyModule_AddIntConstant(m, "API_INGEST", PYROSCOPE_API_INGEST);
+    PyModule_AddIntConstant(m, "API_PUSH", PYROSCOPE_API_PUSH);
+    PyModule_AddIntConstant(m, "PROFILE_CPU", PYROSCOPE_PROFILE_CPU);
+    PyModule_AddIntConstant(m, "PROFILE_CPU_EXTERNAL",
+                            PYROSCOPE_PROFILE_CPU_EXTERNAL);
+    PyModule_AddIntConstant(m, "PROFILE_HEAP", PYROSCOPE_PROFILE_HEAP);
     PyModule_AddIntConstant(m, "LOG_WARN", PYROSCOPE_LOG_WARN);
     PyModule_AddIntConstant(m, "LOG_INFO", PYROSCOPE_LOG_INFO);
     PyModule_AddIntConstant(m, "LOG_DEBUG", PYROSCOPE_LOG_DEBUG);
