@@ -71,10 +71,6 @@ class _ThreadState(threading.local):
 
 
 _tls = _ThreadState()
-# thread ident -> merged tags, read by the wall-clock sampler (which cannot
-# see other threads' core scopes).  Entries of dead threads are harmless:
-# idents are only looked up for live thread states.
-_wall_tags = {}
 
 
 # --------------------------------------------------------------------------
@@ -286,8 +282,7 @@ def configure(app_name=None, application_name=None,
         _install_hooks()
         _tls.applied = None  # re-apply thread tags (ids may carry new tags)
         _sync()
-        if wall or own_windows:
-            _Reporter.start_new()
+        _start_threads(_config)
     return True
 
 
@@ -301,13 +296,9 @@ def _check_int(name, v, lo, hi):
 
 
 class _Reporter(threading.Thread):
-    """Wall-clock sampler (oncpu=False) and window closer (mem_enabled).
-
-    Wall mode: every 1/sample_rate s, with the GIL, record every other
-    Python thread's stack, weighted by the periods that really elapsed
-    (a late wake-up on a loaded machine counts as more periods, not fewer
-    samples).  Memory: at each upload interval, hand the sampled
-    allocations and live totals to the core, then close the window."""
+    """Window closer for mem_enabled: at each upload interval, hand the
+    sampled allocations and the live totals to the core, then close the
+    window, so that every window carries the in-use set at its end."""
 
     current = None
 
@@ -321,6 +312,7 @@ class _Reporter(threading.Thread):
         r = cls(_config)
         cls.current = r
         r.start()
+        return r
 
     @classmethod
     def stop_current(cls):
@@ -330,34 +322,21 @@ class _Reporter(threading.Thread):
             r.join(5)
 
     def run(self):
-        cfg = self.cfg
-        period = 1.0 / cfg["sample_rate"]
-        period_ns = 1000000000 // cfg["sample_rate"]
-        mono = time.monotonic_ns
-        next_flush = mono() + int(cfg["upload_interval"] * 1e9)
-        last = mono()
-        owed = 0
-        wait = period if cfg["wall"] else cfg["upload_interval"]
-        while not self.stop_ev.wait(wait):
-            now = mono()
+        interval = self.cfg["upload_interval"]
+        while not self.stop_ev.wait(interval):
             try:
-                if cfg["wall"]:
-                    owed += now - last
-                    last = now
-                    w = owed // period_ns
-                    if w:
-                        owed -= w * period_ns
-                        _native.wall_sample(_wall_tags, min(w, 100))
-                if cfg["own_windows"] and now >= next_flush:
-                    next_flush = now + int(cfg["upload_interval"] * 1e9)
-                    _native.mem_report()
-                    _native.flush(0)
+                _native.mem_report()
+                _native.flush(0)
             except Exception:  # the profiler stopped under us
                 return
-            if cfg["wall"]:
-                wait = max(0.0, period - (mono() - now) / 1e9)
-            else:
-                wait = max(0.0, (next_flush - mono()) / 1e9)
+
+
+def _start_threads(cfg):
+    exclude = 0
+    if cfg["own_windows"]:
+        exclude = _Reporter.start_new().ident
+    if cfg["wall"]:
+        _native.wall_start(cfg["sample_rate"], exclude)
 
 
 def shutdown():
@@ -465,12 +444,7 @@ def _sync(node=_UNSET):
     if merged != st.applied:
         _native.set_thread_tags(merged)
         st.applied = merged
-        if _config is not None and _config.get("wall"):
-            ident = threading.get_ident()
-            if merged:
-                _wall_tags[ident] = merged
-            else:
-                _wall_tags.pop(ident, None)
+
 
 
 class tag_wrapper:
@@ -662,8 +636,7 @@ def _after_fork_child():
         _sync()
     except Exception:
         pass
-    if cfg["wall"] or cfg["own_windows"]:
-        _Reporter.start_new()  # threads do not survive fork
+    _start_threads(cfg)  # threads do not survive fork
     # multiprocessing children leave through os._exit(), skipping atexit.
     # Process._bootstrap clears the finalizers inherited from the parent,
     # then runs the after-fork callbacks: register one that adds ours.

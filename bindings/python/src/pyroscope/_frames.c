@@ -54,6 +54,7 @@
  */
 #define Py_BUILD_CORE 1
 #include <Python.h>
+#include <internal/pycore_interp.h> /* the interpreter's thread list */
 #if PY_VERSION_HEX >= 0x030B0000
 #include <internal/pycore_code.h>
 #include <internal/pycore_frame.h>
@@ -400,6 +401,55 @@ int pyf_capture_thread(void *tstate, uint64_t *words, int max)
     } else {
         walk((PyThreadState *)tstate, words, max, safe_read, &n);
     }
+    return n;
+}
+
+/* Thread list of `interp`, read WITHOUT the GIL through guarded reads: a
+ * thread state freed under us yields garbage that the frame walk's
+ * validation rejects, never a crash. */
+static uintptr_t thread_head(PyInterpreterState *is)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return (uintptr_t)&is->threads.head;
+#else
+    return (uintptr_t)&is->tstate_head;
+#endif
+}
+
+static void list_threads(uintptr_t head_addr, uintptr_t *ts, unsigned long *ids,
+                         int max, volatile int *n)
+{
+    uintptr_t cur = 0;
+    if (direct_read(&cur, head_addr, sizeof cur) != 0)
+        return;
+    while (cur && *n < max) {
+        unsigned long id = 0;
+        uintptr_t next = 0;
+        if (direct_read(&id, cur + offsetof(PyThreadState, thread_id),
+                        sizeof id) != 0 ||
+            direct_read(&next, cur + offsetof(PyThreadState, next),
+                        sizeof next) != 0)
+            return;
+        int i = *n;
+        ts[i] = cur;
+        ids[i] = id;
+        *n = i + 1;
+        cur = next;
+    }
+}
+
+int pyf_list_threads(void *interp, uintptr_t *ts, unsigned long *ids, int max)
+{
+    volatile int n = 0;
+    if (!g_ready || !interp || !g_guard_installed || t_guard.jmp)
+        return 0;
+    sigjmp_buf env;
+    if (sigsetjmp(env, 0) == 0) {
+        t_guard.jmp = &env;
+        list_threads(thread_head((PyInterpreterState *)interp), ts, ids, max,
+                     &n);
+    }
+    t_guard.jmp = NULL;
     return n;
 }
 

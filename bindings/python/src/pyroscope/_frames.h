@@ -33,9 +33,18 @@ int pyf_safe_reads(void);
  * PYF_DROP when gil_only is set and the thread does not hold the GIL. */
 int pyf_capture(uint64_t *words, int max, int gil_only);
 
-/* With the GIL held: walk another thread's frames (a PyThreadState *).
- * The chain cannot change while we hold the GIL.  Same words as capture. */
+/* Walk another thread's frames (a PyThreadState *) with guarded reads.
+ * With the GIL held the chain cannot change; without it (the wall-clock
+ * sampler) the stack may be torn, as py-spy's non-blocking mode.  Same
+ * words as capture. */
 int pyf_capture_thread(void *tstate, uint64_t *words, int max);
+
+/* Without the GIL (any thread, not a signal handler): up to `max` thread
+ * states of interpreter `interp` and their thread idents.  The list may be
+ * stale; pass each entry to pyf_capture_thread, whose reads are guarded.
+ * Needs the fault guard (returns 0 without it). */
+int pyf_list_threads(void *interp, uintptr_t *ts, unsigned long *ids,
+                     int max);
 
 /* Line numbers reported (pyroscope-io's LineNo). */
 #define PYF_LINE_LAST 0  /* line of the current instruction */

@@ -9,8 +9,10 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pyroscope.h"
 #include "_frames.h"
@@ -19,6 +21,10 @@
 static pyroscope *g_prof;       /* the running profiler started by us */
 static int g_gil_only = 1;      /* read in the signal handler */
 static __thread int t_pushed;   /* this thread has one binding scope pushed */
+
+static void wall_tags_set(unsigned long ident, const pyroscope_tag *tags,
+                          size_t n);
+static void wall_stop(void);
 
 static PyObject *raise_core(int rc, const char *what)
 {
@@ -259,6 +265,9 @@ static PyObject *py_stop(PyObject *self, PyObject *noargs)
     pyroscope *p = g_prof;
     if (!p)
         Py_RETURN_FALSE;
+    Py_BEGIN_ALLOW_THREADS
+    wall_stop();
+    Py_END_ALLOW_THREADS
     g_prof = NULL;
     Py_BEGIN_ALLOW_THREADS
     pyroscope_stop(p);
@@ -369,6 +378,7 @@ static PyObject *py_set_thread_tags(PyObject *self, PyObject *arg)
             return raise_core(rc, "invalid tag");
         }
     }
+    wall_tags_set((unsigned long)pthread_self(), tags, n);
     if (t_pushed) {
         pyroscope_scope_pop();
         t_pushed = 0;
@@ -503,63 +513,220 @@ static PyObject *py_set_roots(PyObject *self, PyObject *roots)
 
 static const pyroscope_tag g_no_tags[1] = {{NULL, NULL}};
 
-/* wall_sample(tags_by_ident, weight): with the GIL held, walk every other
- * Python thread's stack and add it as `weight` sampling periods, tagged
- * with tags_by_ident[thread ident] (a tuple of (key, value) pairs). */
-static PyObject *py_wall_sample(PyObject *self, PyObject *args)
+/* Wall-clock sampler: a plain pthread, never holding the GIL, that every
+ * period walks every Python thread's stack (guarded reads, as in the CPU
+ * signal handler) and adds it as one sample per elapsed period.  Not
+ * needing the GIL matters: a sampler that waits for it runs right after
+ * the holder released it, i.e. when that thread enters a blocking call,
+ * and would charge the wait to the blocking call.  The tags of each
+ * thread are mirrored here by set_thread_tags (the sampler cannot read
+ * the core's per-thread scopes of other threads). */
+
+#define WALL_MAX_THREADS 256
+#define WALL_MAX_TAGS 16
+
+typedef struct wall_tags {
+    unsigned long ident;
+    int n;
+    char *kv[2 * WALL_MAX_TAGS];
+} wall_tags;
+
+static pthread_mutex_t g_wall_lock = PTHREAD_MUTEX_INITIALIZER;
+static wall_tags *g_wall_tags;
+static size_t g_wall_ntags, g_wall_captags;
+static pthread_t g_wall_thread;
+static volatile int g_wall_on;
+static int g_wall_running;
+static int g_wall_rate = 100;
+static unsigned long g_wall_exclude;
+static PyInterpreterState *g_wall_interp;
+
+static void wall_tags_clear(wall_tags *t)
 {
-    PyObject *tagmap;
-    long long weight;
+    for (int i = 0; i < 2 * t->n; i++)
+        free(t->kv[i]);
+    t->n = 0;
+}
+
+/* Mirror the calling thread's merged tags (GIL held). */
+static void wall_tags_set(unsigned long ident, const pyroscope_tag *tags,
+                          size_t n)
+{
+    size_t i;
+    pthread_mutex_lock(&g_wall_lock);
+    for (i = 0; i < g_wall_ntags && g_wall_tags[i].ident != ident; i++)
+        ;
+    if (i == g_wall_ntags) {
+        if (!n)
+            goto out;
+        if (g_wall_ntags == g_wall_captags) {
+            size_t cap = g_wall_captags ? 2 * g_wall_captags : 16;
+            wall_tags *t = realloc(g_wall_tags, cap * sizeof *t);
+            if (!t)
+                goto out;
+            g_wall_tags = t;
+            g_wall_captags = cap;
+        }
+        memset(&g_wall_tags[i], 0, sizeof g_wall_tags[i]);
+        g_wall_tags[i].ident = ident;
+        g_wall_ntags++;
+    }
+    wall_tags_clear(&g_wall_tags[i]);
+    if (!n) { /* drop the entry */
+        g_wall_tags[i] = g_wall_tags[--g_wall_ntags];
+        goto out;
+    }
+    for (size_t k = 0; k < n && k < WALL_MAX_TAGS; k++) {
+        g_wall_tags[i].kv[2 * k] = strdup(tags[k].key);
+        g_wall_tags[i].kv[2 * k + 1] = strdup(tags[k].value);
+        g_wall_tags[i].n = (int)k + 1;
+    }
+out:
+    pthread_mutex_unlock(&g_wall_lock);
+}
+
+/* Copy ident's tags into `out` (strings duplicated); returns the count. */
+static size_t wall_tags_get(unsigned long ident, pyroscope_tag *out)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&g_wall_lock);
+    for (size_t i = 0; i < g_wall_ntags; i++) {
+        if (g_wall_tags[i].ident != ident)
+            continue;
+        for (int k = 0; k < g_wall_tags[i].n; k++) {
+            out[n].key = strdup(g_wall_tags[i].kv[2 * k]);
+            out[n].value = strdup(g_wall_tags[i].kv[2 * k + 1]);
+            if (out[n].key && out[n].value)
+                n++;
+            else {
+                free((char *)out[n].key);
+                free((char *)out[n].value);
+            }
+        }
+        break;
+    }
+    pthread_mutex_unlock(&g_wall_lock);
+    return n;
+}
+
+static void wall_sample_thread(pyroscope *p, uintptr_t ts, unsigned long id,
+                               int64_t weight)
+{
     uint64_t words[2 * 256];
     pyroscope_frame frames[256];
-    int count = 0;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "OL", &tagmap, &weight))
-        return NULL;
-    if (!g_prof)
-        return PyLong_FromLong(0);
-    PyThreadState *me = PyThreadState_Get();
-    PyInterpreterState *is = PyThreadState_GetInterpreter(me);
-    int64_t v = weight < 1 ? 1 : weight;
-    for (PyThreadState *ts = PyInterpreterState_ThreadHead(is); ts;
-         ts = PyThreadState_Next(ts)) {
-        if (ts == me)
+    pyroscope_tag tags[WALL_MAX_TAGS];
+    int n = pyf_capture_thread((void *)ts, words, 256), k = 0;
+    for (int i = 0; i < n; i++) {
+        char *fn, *file;
+        int64_t line;
+        if (pyf_symbolize_copy(words[2 * i], words[2 * i + 1], &fn, &file,
+                               &line) != 0)
             continue;
-        int n = pyf_capture_thread(ts, words, 256);
-        if (n <= 0)
-            continue;
-        int k = 0;
-        for (int i = 0; i < n; i++) {
-            char *fn, *file;
-            int64_t line;
-            if (pyf_symbolize_copy(words[2 * i], words[2 * i + 1], &fn, &file,
-                                   &line) != 0)
-                continue;
-            frames[k].function = fn;
-            frames[k].file = file;
-            frames[k++].line = line;
-        }
-        PyObject *seq = NULL, *key = PyLong_FromUnsignedLong(ts->thread_id);
-        PyObject *pairs = key && PyDict_Check(tagmap)
-                              ? PyDict_GetItem(tagmap, key) : NULL;
-        Py_XDECREF(key);
-        pyroscope_tag *tags = NULL;
-        size_t nt = 0;
-        if (pairs && pairs_to_tags(pairs, &seq, &tags, &nt) != 0)
-            PyErr_Clear();
-        if (k)
-            pyroscope_add_sample(g_prof, PYROSCOPE_PROFILE_CPU_EXTERNAL,
-                                 frames, (size_t)k, &v, 1,
-                                 tags ? tags : g_no_tags, nt);
-        count += k > 0;
-        PyMem_Free(tags);
-        Py_XDECREF(seq);
-        for (int i = 0; i < k; i++) {
-            free((char *)frames[i].function);
-            free((char *)frames[i].file);
-        }
+        frames[k].function = fn;
+        frames[k].file = file;
+        frames[k++].line = line;
     }
-    return PyLong_FromLong(count);
+    size_t nt = k ? wall_tags_get(id, tags) : 0;
+    if (k)
+        pyroscope_add_sample(p, PYROSCOPE_PROFILE_CPU_EXTERNAL, frames,
+                             (size_t)k, &weight, 1, nt ? tags : g_no_tags,
+                             nt);
+    for (size_t i = 0; i < nt; i++) {
+        free((char *)tags[i].key);
+        free((char *)tags[i].value);
+    }
+    for (int i = 0; i < k; i++) {
+        free((char *)frames[i].function);
+        free((char *)frames[i].file);
+    }
+}
+
+static void *wall_main(void *arg)
+{
+    uintptr_t ts[WALL_MAX_THREADS];
+    unsigned long ids[WALL_MAX_THREADS];
+    int64_t period = 1000000000LL / g_wall_rate;
+    struct timespec next;
+    (void)arg;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    int64_t last = (int64_t)next.tv_sec * 1000000000LL + next.tv_nsec;
+    while (g_wall_on) {
+        next.tv_nsec += period;
+        while (next.tv_nsec >= 1000000000L) {
+            next.tv_nsec -= 1000000000L;
+            next.tv_sec++;
+        }
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t t = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+        int64_t w = (t - last) / period;
+        if (w < 1)
+            continue;
+        last += w * period;
+        if (w > 100) /* suspended: do not invent a long stall */
+            w = 100;
+        if (t - ((int64_t)next.tv_sec * 1000000000LL + next.tv_nsec) >
+            10 * period)
+            next = now; /* far behind: resynchronize */
+        pyroscope *p = g_prof;
+        if (!p || !g_wall_on)
+            break;
+        int n = pyf_list_threads(g_wall_interp, ts, ids, WALL_MAX_THREADS);
+        for (int i = 0; i < n && g_wall_on; i++)
+            if (ids[i] != g_wall_exclude)
+                wall_sample_thread(p, ts[i], ids[i], w);
+    }
+    return NULL;
+}
+
+static int wall_start(int rate)
+{
+    if (g_wall_running)
+        return 0;
+    g_wall_rate = rate > 0 ? rate : 100;
+    g_wall_interp = PyThreadState_GetInterpreter(PyThreadState_Get());
+    g_wall_on = 1;
+    if (pthread_create(&g_wall_thread, NULL, wall_main, NULL) != 0) {
+        g_wall_on = 0;
+        return -1;
+    }
+    g_wall_running = 1;
+    return 0;
+}
+
+/* Call with the GIL released (the sampler never takes it, so no wait). */
+static void wall_stop(void)
+{
+    if (!g_wall_running)
+        return;
+    g_wall_on = 0;
+    pthread_join(g_wall_thread, NULL);
+    g_wall_running = 0;
+}
+
+static PyObject *py_wall_start(PyObject *self, PyObject *args)
+{
+    int rate;
+    unsigned long exclude = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "i|k", &rate, &exclude))
+        return NULL;
+    g_wall_exclude = exclude;
+    if (wall_start(rate) != 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot start the wall-clock sampler thread");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* In a forked child: the sampler thread is gone and its lock may be. */
+static void wall_atfork_child(void)
+{
+    pthread_mutex_init(&g_wall_lock, NULL);
+    g_wall_running = 0;
+    g_wall_on = 0;
 }
 
 static PyObject *py_mem_start(PyObject *self, PyObject *args)
@@ -614,7 +781,7 @@ static PyObject *py_set_naming(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
-    {"wall_sample", py_wall_sample, METH_VARARGS, NULL},
+    {"wall_start", py_wall_start, METH_VARARGS, NULL},
     {"mem_start", py_mem_start, METH_VARARGS, NULL},
     {"mem_stop", py_mem_stop, METH_NOARGS, NULL},
     {"mem_report", py_mem_report, METH_NOARGS, NULL},
@@ -653,6 +820,7 @@ PyMODINIT_FUNC PyInit__native(void)
     PyObject *m = PyModule_Create(&moddef);
     if (!m)
         return NULL;
+    pthread_atfork(NULL, NULL, wall_atfork_child);
     int safe = pyf_init() == 0;
     PyModule_AddIntConstant(m, "SAFE_READS", safe);
     PyModule_AddIntConstant(m, "FORK_CONTINUE", PYROSCOPE_FORK_CONTINUE);
