@@ -38,7 +38,8 @@ def worker(mode, server, iters):
         import pyroscope
         pyroscope.configure(application_name="bench." + mode,
                             server_address=server, sample_rate=100,
-                            mem_enabled=mode.endswith("-mem"))
+                            mem_enabled="mem" in mode,
+                            cpu_enabled=not mode.endswith("memonly"))
     t0, c0 = time.perf_counter(), time.process_time()
     workload(iters)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -87,8 +88,9 @@ def main():
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     server = "http://127.0.0.1:%d" % httpd.server_address[1]
     iters = calibrate(args.seconds)
+    # ours-memonly: cpu_enabled=False, i.e. the allocator hooks' own cost
     modes = [("none", args.ours), ("ours", args.ours),
-             ("ours-mem", args.ours)]
+             ("ours-mem", args.ours), ("ours-memonly", args.ours)]
     if args.official:
         modes += [("official", args.official),
                   ("official-mem", args.official)]
