@@ -16,6 +16,7 @@ import sys
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
+from setuptools.command.sdist import sdist
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PKG_DEPS = ["libunwind", "libcurl", "libprotobuf-c", "zlib", "libzstd"]
@@ -24,8 +25,8 @@ FALLBACK_LIBS = ["unwind", "curl", "protobuf-c", "z", "zstd"]
 
 def core_dir():
     cands = [os.environ.get("PYROSCOPE_CORE_DIR"),
-             os.path.join(HERE, "..", ".."),
-             os.path.join(HERE, "core")]  # vendored copy, if one is made
+             os.path.join(HERE, "core"),  # the copy an sdist carries
+             os.path.join(HERE, "..", "..")]
     for c in cands:
         if c and os.path.isfile(os.path.join(c, "include", "pyroscope.h")) \
                 and os.path.isfile(os.path.join(c, "CMakeLists.txt")):
@@ -43,6 +44,28 @@ def dep_link_args():
         except (OSError, subprocess.CalledProcessError):
             pass
     return ["-l" + l for l in FALLBACK_LIBS] + ["-lpthread", "-lm", "-ldl"]
+
+
+# What of the repository the core's CMake build needs; an sdist carries it
+# under core/ so that it builds anywhere with a compiler.
+CORE_PARTS = ["CMakeLists.txt", "cmake", "include", "proto", "src"]
+
+
+class SdistWithCore(sdist):
+    def make_release_tree(self, base_dir, files):
+        super().make_release_tree(base_dir, files)
+        core = core_dir()
+        dest = os.path.join(base_dir, "core")
+        if os.path.abspath(core) == os.path.abspath(dest):
+            return
+        for part in CORE_PARTS:
+            src = os.path.join(core, part)
+            if os.path.isdir(src):
+                shutil.copytree(src, os.path.join(dest, part),
+                                ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                os.makedirs(dest, exist_ok=True)
+                shutil.copy2(src, os.path.join(dest, part))
 
 
 class BuildCoreThenExt(build_ext):
@@ -87,10 +110,11 @@ class BuildCoreThenExt(build_ext):
 setup(
     ext_modules=[Extension(
         "pyroscope._native",
-        sources=["src/pyroscope/_native.c", "src/pyroscope/_frames.c"],
-        depends=["src/pyroscope/_frames.h"],
+        sources=["src/pyroscope/_native.c", "src/pyroscope/_frames.c",
+                 "src/pyroscope/_memory.c"],
+        depends=["src/pyroscope/_frames.h", "src/pyroscope/_memory.h"],
         extra_compile_args=["-O2", "-fno-omit-frame-pointer", "-Wall",
                             "-Wno-missing-field-initializers"],
     )],
-    cmdclass={"build_ext": BuildCoreThenExt},
+    cmdclass={"build_ext": BuildCoreThenExt, "sdist": SdistWithCore},
 )

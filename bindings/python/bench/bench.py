@@ -1,4 +1,7 @@
-"""Overhead of profiling a pure-Python CPU workload at 100 Hz.
+"""Overhead of profiling a pure-Python CPU workload at 100 Hz, with and
+without memory profiling (mem_enabled=True at the default 512 KiB
+mem_heap_sample_size).  The workload allocates constantly (dicts, strings,
+lists), so the "-mem" rows measure the allocator hooks' cost.
 
 Driver:  python bench.py --ours PY [--official PY] [--rounds 5] [--seconds 3]
 Each measurement runs in a fresh interpreter (`worker` mode); modes are
@@ -31,18 +34,16 @@ def workload(n):
 
 
 def worker(mode, server, iters):
-    if mode == "ours":
+    if mode != "none":
         import pyroscope
-        pyroscope.configure(application_name="bench.ours",
-                            server_address=server, sample_rate=100)
-    elif mode == "official":
-        import pyroscope
-        pyroscope.configure(application_name="bench.official",
-                            server_address=server, sample_rate=100)
+        pyroscope.configure(application_name="bench." + mode,
+                            server_address=server, sample_rate=100,
+                            mem_enabled="mem" in mode,
+                            cpu_enabled=not mode.endswith("memonly"))
     t0, c0 = time.perf_counter(), time.process_time()
     workload(iters)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    if mode in ("ours", "official"):
+    if mode != "none":
         import pyroscope
         pyroscope.shutdown()
     print(json.dumps({"wall": wall, "cpu": cpu}))
@@ -87,9 +88,12 @@ def main():
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     server = "http://127.0.0.1:%d" % httpd.server_address[1]
     iters = calibrate(args.seconds)
-    modes = [("none", args.ours), ("ours", args.ours)]
+    # ours-memonly: cpu_enabled=False, i.e. the allocator hooks' own cost
+    modes = [("none", args.ours), ("ours", args.ours),
+             ("ours-mem", args.ours), ("ours-memonly", args.ours)]
     if args.official:
-        modes.append(("official", args.official))
+        modes += [("official", args.official),
+                  ("official-mem", args.official)]
     res = {m: [] for m, _ in modes}
     env = dict(os.environ)
     for r in range(args.rounds):
@@ -108,18 +112,18 @@ def main():
           % (iters, args.seconds, args.rounds, Sink.count))
     print("ratios are medians over rounds of (mode / unprofiled run of the "
           "same round)")
-    print("%-9s %9s %9s %9s %9s" % ("mode", "wall s", "wall x", "cpu s",
+    print("%-12s %9s %9s %9s %9s" % ("mode", "wall s", "wall x", "cpu s",
                                     "cpu x"))
     for m, _ in modes:
         pairs = [(x, b) for x, b in zip(res[m], res["none"]) if x and b]
         if not pairs:
-            print("%-9s failed" % m)
+            print("%-12s failed" % m)
             continue
         w = statistics.median(x["wall"] for x, _ in pairs)
         c = statistics.median(x["cpu"] for x, _ in pairs)
         wx = statistics.median(x["wall"] / b["wall"] for x, b in pairs)
         cx = statistics.median(x["cpu"] / b["cpu"] for x, b in pairs)
-        print("%-9s %9.3f %9.3f %9.3f %9.3f" % (m, w, wx, c, cx))
+        print("%-12s %9.3f %9.3f %9.3f %9.3f" % (m, w, wx, c, cx))
 
 if __name__ == "__main__":
     main()

@@ -1,3 +1,4 @@
+import gzip
 import os
 import subprocess
 import sys
@@ -27,6 +28,10 @@ def _multipart_file(body, content_type, field="profile"):
     return None
 
 
+RUNTIME_LABELS = ("otel.scope.name", "otel.scope.version",
+                  "process.runtime.name", "process.runtime.version")
+
+
 def parse_name(name):
     """'app.cpu{a=b,c=d}' -> ('app.cpu', {'a': 'b', 'c': 'd'})"""
     if "{" not in name:
@@ -38,10 +43,42 @@ def parse_name(name):
 
 
 class Upload:
-    def __init__(self, query, profile_bytes):
+    """One profile: from /ingest (tags in the name) or one series of a
+    push.v1 PushRequest (tags = series labels)."""
+
+    def __init__(self, query, profile_bytes, labels=None):
         self.query = query
-        self.app, self.tags = parse_name(query.get("name", ""))
+        self.labels = labels  # push: every series label, __name__ included
+        if labels is None:
+            self.app, self.tags = parse_name(query.get("name", ""))
+        else:
+            self.app = labels.get("service_name", "")
+            self.tags = {k: v for k, v in labels.items()
+                         if k not in ("__name__", "service_name")}
         self.profile = pprof.Profile(profile_bytes)
+
+    @property
+    def type(self):
+        if self.labels is not None:
+            return self.labels.get("__name__")
+        return "memory" if self.app.endswith(".memory") else "process_cpu"
+
+
+def parse_push(body):
+    """PushRequest -> [(series labels, raw pprof bytes)]."""
+    out = []
+    for f, _, series in pprof._fields(body):
+        if f != 1:
+            continue
+        labels, raws = {}, []
+        for ff, _, v in pprof._fields(series):
+            d = {a: b for a, _, b in pprof._fields(v)}
+            if ff == 1:
+                labels[d.get(1, b"").decode()] = d.get(2, b"").decode()
+            elif ff == 2 and d.get(1):
+                raws.append(d[1])
+        out += [(labels, r) for r in raws]
+    return out
 
 
 class IngestServer:
@@ -59,9 +96,16 @@ class IngestServer:
                 ctype = self.headers.get("Content-Type", "")
                 data = (_multipart_file(body, ctype)
                         if ctype.startswith("multipart/") else body)
+                if self.headers.get("Content-Encoding") == "gzip":
+                    data = gzip.decompress(data)
                 if u.path == "/ingest" and data:
                     with outer.lock:
                         outer.uploads.append(Upload(q, data))
+                elif u.path.endswith("PusherService/Push") and data:
+                    ups = [Upload({}, raw, labels)
+                           for labels, raw in parse_push(data)]
+                    with outer.lock:
+                        outer.uploads += ups
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -79,11 +123,15 @@ class IngestServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def samples(self):
-        """[(upload tags, Sample)] over every upload received."""
+    def samples(self, type="process_cpu"):
+        """[(tags, Sample)] over every upload of `type` received; tags are
+        the upload's (name or series labels, without the runtime labels
+        every upload carries) merged with the sample's."""
         with self.lock:
-            return [(u.tags, s) for u in self.uploads
-                    for s in u.profile.samples]
+            return [({k: v for k, v in dict(u.tags, **s.labels).items()
+                      if k not in RUNTIME_LABELS}, s)
+                    for u in self.uploads
+                    if u.type == type for s in u.profile.samples]
 
 
 @pytest.fixture

@@ -8,7 +8,12 @@ GOOD = dict(application_name="py.args", server_address="file:///tmp")
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(GOOD, bogus=1), TypeError, "bogus"),
+    (dict(GOOD, line_no=7), ValueError, "LineNo"),
+    (dict(GOOD, cpu_implementation=9), ValueError, "ProfilerImplementation"),
+    (dict(GOOD, mem_heap_sample_size=0), ValueError, "mem_heap_sample_size"),
+    (dict(GOOD, mem_max_nframe="1"), TypeError, "mem_max_nframe"),
+    (dict(GOOD, mem_enabled="yes"), TypeError, "mem_enabled"),
+    (dict(GOOD, api="grpc"), ValueError, "api"),
     (dict(GOOD, sample_rate="100"), TypeError, "sample_rate"),
     (dict(GOOD, sample_rate=True), TypeError, "sample_rate"),
     (dict(GOOD, sample_rate=0), ValueError, "sample_rate"),
@@ -38,9 +43,36 @@ def test_configure_rejects(kwargs, exc, match):
     assert not pyroscope.is_running()
 
 
-def test_configure_positional_rejected():
-    with pytest.raises(TypeError):
-        pyroscope.configure("py.args", "file:///tmp")
+def test_configure_positional_like_pyroscope_io(tmp_path):
+    # pyroscope-io's order: app_name, application_name, server_address, ...
+    with pytest.warns(DeprecationWarning, match="app_name"):
+        assert pyroscope.configure("py.args", None, "file://%s" % tmp_path)
+    try:
+        assert pyroscope.is_running()
+    finally:
+        pyroscope.shutdown()
+
+
+def test_unknown_future_option_warns(tmp_path):
+    with pytest.warns(RuntimeWarning, match="option 'some_future_flag'"):
+        pyroscope.configure(application_name="py.args",
+                            server_address="file://%s" % tmp_path,
+                            some_future_flag=True)
+    try:
+        assert pyroscope.is_running()
+    finally:
+        pyroscope.shutdown()
+
+
+def test_deprecated_noops_warn():
+    for name, args in [("stop", ()), ("change_name", ("x",)),
+                       ("tag", ({"a": "b"},)), ("remove_tags", ("a",)),
+                       ("build_summary", ()), ("test_logger", ())]:
+        with pytest.warns(DeprecationWarning):
+            assert getattr(pyroscope, name)(*args) is None
+    assert pyroscope.runtime_name() == "cpython"
+    assert pyroscope.runtime_version().count(".") >= 2
+    assert pyroscope.configure_experimental_stack_profiler(max_nframe=64)
 
 
 def test_missing_application_name(monkeypatch):

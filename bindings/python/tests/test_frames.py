@@ -27,7 +27,27 @@ def test_stack_names_files_lines():
     assert file == __file__
     assert line == 12
     assert st[1][2] == 8
-    assert "test_frames." in names[0]
+    assert names[0] == "inner"  # bare names by default, as pyroscope-io
+    _native.set_naming(True, 0)
+    try:
+        st = Outer().method()
+    finally:
+        _native.set_naming(False, 0)
+    assert st[0][0].startswith("test_frames.") and \
+        st[0][0].endswith("inner"), st[0]
+    import sys
+    if sys.version_info >= (3, 11):
+        assert st[1][0] == "test_frames.Outer.method", st[1]
+
+
+def test_line_modes():
+    for mode, want in ((1, 11), (2, 0)):  # LineNo.First, LineNo.NoLine
+        _native.set_naming(False, mode)
+        try:
+            st = Outer().method()
+        finally:
+            _native.set_naming(False, 0)
+        assert st[0][0] == "inner" and st[0][2] == want, (mode, st[0])
 
 
 def test_generator_and_lambda_frames():

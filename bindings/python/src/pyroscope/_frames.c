@@ -54,6 +54,7 @@
  */
 #define Py_BUILD_CORE 1
 #include <Python.h>
+#include <internal/pycore_interp.h> /* the interpreter's thread list */
 #if PY_VERSION_HEX >= 0x030B0000
 #include <internal/pycore_code.h>
 #include <internal/pycore_frame.h>
@@ -87,6 +88,14 @@
 #endif
 
 static volatile pid_t g_pid;
+/* Naming: 0 = bare co_name as py-spy (and so pyroscope-io) reports it,
+ * 1 = module-qualified co_qualname.  Line: PYF_LINE_*. */
+static int g_qualified;
+static int g_line_mode;
+/* The symbol cache is shared by the collector thread and the binding's
+ * own samplers (wall clock, memory); this lock serializes them.  Never
+ * taken in a signal handler. */
+static pthread_mutex_t g_sym_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_ready;
 static uintptr_t g_code_type, g_bytes_type, g_unicode_type;
 
@@ -198,7 +207,9 @@ int pyf_debug_probe(uintptr_t addr)
 static void atfork_child(void)
 {
     g_pid = getpid();
-    /* The collector thread that owned the cache does not exist here. */
+    /* The collector thread that owned the cache (and maybe its lock)
+     * does not exist here. */
+    pthread_mutex_init(&g_sym_lock, NULL);
     pyf_reset_cache();
 }
 
@@ -231,11 +242,13 @@ typedef _PyInterpreterFrame frame_t;
 #define FRAME_COPY offsetof(_PyInterpreterFrame, localsplus)
 #define CODE_COPY offsetof(PyCodeObject, co_code_adaptive)
 #define CODE_NAME(c) ((uintptr_t)(c)->co_qualname)
+#define CODE_SHORT(c) ((uintptr_t)(c)->co_name)
 #else
 typedef PyFrameObject frame_t;
 #define FRAME_COPY offsetof(PyFrameObject, f_blockstack)
 #define CODE_COPY sizeof(PyCodeObject)
 #define CODE_NAME(c) ((uintptr_t)(c)->co_name)
+#define CODE_SHORT(c) ((uintptr_t)(c)->co_name)
 #endif
 
 #if PY_VERSION_HEX >= 0x030A0000
@@ -371,6 +384,84 @@ int pyf_capture(uint64_t *words, int max, int gil_only)
         walk(ts, words, max, safe_read, &n);
     }
     return n;
+}
+
+int pyf_capture_thread(void *tstate, uint64_t *words, int max)
+{
+    if (!g_ready || !tstate)
+        return 0;
+    volatile int n = 0;
+    if (g_guard_installed && !t_guard.jmp) {
+        sigjmp_buf env;
+        if (sigsetjmp(env, 0) == 0) {
+            t_guard.jmp = &env;
+            walk((PyThreadState *)tstate, words, max, direct_read, &n);
+        }
+        t_guard.jmp = NULL;
+    } else {
+        walk((PyThreadState *)tstate, words, max, safe_read, &n);
+    }
+    return n;
+}
+
+/* Thread list of `interp`, read WITHOUT the GIL through guarded reads: a
+ * thread state freed under us yields garbage that the frame walk's
+ * validation rejects, never a crash. */
+static uintptr_t thread_head(PyInterpreterState *is)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return (uintptr_t)&is->threads.head;
+#else
+    return (uintptr_t)&is->tstate_head;
+#endif
+}
+
+static void list_threads(uintptr_t head_addr, uintptr_t *ts, unsigned long *ids,
+                         int max, volatile int *n)
+{
+    uintptr_t cur = 0;
+    if (direct_read(&cur, head_addr, sizeof cur) != 0)
+        return;
+    while (cur && *n < max) {
+        unsigned long id = 0;
+        uintptr_t next = 0;
+        if (direct_read(&id, cur + offsetof(PyThreadState, thread_id),
+                        sizeof id) != 0 ||
+            direct_read(&next, cur + offsetof(PyThreadState, next),
+                        sizeof next) != 0)
+            return;
+        int i = *n;
+        ts[i] = cur;
+        ids[i] = id;
+        *n = i + 1;
+        cur = next;
+    }
+}
+
+int pyf_list_threads(void *interp, uintptr_t *ts, unsigned long *ids, int max)
+{
+    volatile int n = 0;
+    if (!g_ready || !interp || !g_guard_installed || t_guard.jmp)
+        return 0;
+    sigjmp_buf env;
+    if (sigsetjmp(env, 0) == 0) {
+        t_guard.jmp = &env;
+        list_threads(thread_head((PyInterpreterState *)interp), ts, ids, max,
+                     &n);
+    }
+    t_guard.jmp = NULL;
+    return n;
+}
+
+void pyf_set_naming(int qualified, int line_mode)
+{
+    pthread_mutex_lock(&g_sym_lock);
+    if (g_qualified != qualified || g_line_mode != line_mode) {
+        g_qualified = qualified;
+        g_line_mode = line_mode;
+        pyf_reset_cache();
+    }
+    pthread_mutex_unlock(&g_sym_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -564,7 +655,7 @@ static entry *load(uintptr_t code, uint32_t fp)
     e->code = code;
     e->fp = fp;
     e->firstlineno = cb.c.co_firstlineno;
-    char *name = read_str(CODE_NAME(&cb.c));
+    char *name = read_str(g_qualified ? CODE_NAME(&cb.c) : CODE_SHORT(&cb.c));
     e->file = read_str((uintptr_t)cb.c.co_filename);
     e->lines = read_bytes(CODE_LINES(&cb.c), &e->lines_len);
     /* Re-validate: the object must not have changed under us. */
@@ -577,7 +668,7 @@ static entry *load(uintptr_t code, uint32_t fp)
         free(e);
         return NULL;
     }
-    char *mod = module_name(e->file);
+    char *mod = g_qualified ? module_name(e->file) : NULL;
     if (mod && *mod) {
         size_t ml = strlen(mod), nl = strlen(name);
         e->function = malloc(ml + nl + 2);
@@ -679,8 +770,8 @@ static int64_t decode_line(const entry *e, int64_t off)
 #endif
 }
 
-int pyf_symbolize(uint64_t w0, uint64_t w1, const char **function,
-                  const char **file, int64_t *line)
+static int symbolize_locked(uint64_t w0, uint64_t w1, const char **function,
+                            const char **file, int64_t *line)
 {
     uintptr_t code = (uintptr_t)w0;
     uint32_t fp = (uint32_t)(w1 >> 32);
@@ -717,6 +808,29 @@ int pyf_symbolize(uint64_t w0, uint64_t w1, const char **function,
     }
     *function = e->function;
     *file = e->file;
-    *line = decode_line(e, off);
+    *line = g_line_mode == PYF_LINE_NONE    ? 0
+            : g_line_mode == PYF_LINE_FIRST ? e->firstlineno
+                                            : decode_line(e, off);
     return 0;
+}
+
+int pyf_symbolize(uint64_t w0, uint64_t w1, const char **function,
+                  const char **file, int64_t *line)
+{
+    pthread_mutex_lock(&g_sym_lock);
+    int rc = symbolize_locked(w0, w1, function, file, line);
+    pthread_mutex_unlock(&g_sym_lock);
+    return rc;
+}
+
+int pyf_symbolize_copy(uint64_t w0, uint64_t w1, char **function,
+                       char **file, int64_t *line)
+{
+    const char *fn = NULL, *fl = NULL;
+    pthread_mutex_lock(&g_sym_lock);
+    int rc = symbolize_locked(w0, w1, &fn, &fl, line);
+    *function = rc == 0 && fn ? strdup(fn) : NULL;
+    *file = rc == 0 && fl ? strdup(fl) : NULL;
+    pthread_mutex_unlock(&g_sym_lock);
+    return *function ? 0 : -1;
 }

@@ -33,6 +33,32 @@ int pyf_safe_reads(void);
  * PYF_DROP when gil_only is set and the thread does not hold the GIL. */
 int pyf_capture(uint64_t *words, int max, int gil_only);
 
+/* Walk another thread's frames (a PyThreadState *) with guarded reads.
+ * With the GIL held the chain cannot change; without it (the wall-clock
+ * sampler) the stack may be torn, as py-spy's non-blocking mode.  Same
+ * words as capture. */
+int pyf_capture_thread(void *tstate, uint64_t *words, int max);
+
+/* Without the GIL (any thread, not a signal handler): up to `max` thread
+ * states of interpreter `interp` and their thread idents.  The list may be
+ * stale; pass each entry to pyf_capture_thread, whose reads are guarded.
+ * Needs the fault guard (returns 0 without it). */
+int pyf_list_threads(void *interp, uintptr_t *ts, unsigned long *ids,
+                     int max);
+
+/* Line numbers reported (pyroscope-io's LineNo). */
+#define PYF_LINE_LAST 0  /* line of the current instruction */
+#define PYF_LINE_FIRST 1 /* first line of the function */
+#define PYF_LINE_NONE 2  /* 0 */
+
+/* Function names: 0 = co_name (as pyroscope-io), 1 = module.qualname. */
+void pyf_set_naming(int qualified, int line_mode);
+
+/* Like pyf_symbolize, but returns malloc'ed copies (free both); for
+ * callers other than the core's collector.  Returns 0 or -1. */
+int pyf_symbolize_copy(uint64_t w0, uint64_t w1, char **function,
+                       char **file, int64_t *line);
+
 /* Collector thread (no GIL needed).  Fills function/file/line for one pair.
  * Strings stay valid until the next pyf_symbolize call.  Returns 0 or -1. */
 int pyf_symbolize(uint64_t w0, uint64_t w1, const char **function,

@@ -9,15 +9,22 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pyroscope.h"
 #include "_frames.h"
+#include "_memory.h"
 
 static pyroscope *g_prof;       /* the running profiler started by us */
 static int g_gil_only = 1;      /* read in the signal handler */
 static __thread int t_pushed;   /* this thread has one binding scope pushed */
+
+static void wall_tags_set(unsigned long ident, const pyroscope_tag *tags,
+                          size_t n);
+static void wall_stop(void);
 
 static PyObject *raise_core(int rc, const char *what)
 {
@@ -130,17 +137,22 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
                              "auth_token", "basic_auth_user",
                              "basic_auth_password", "tenant_id",
                              "http_headers", "log_level", "gil_only",
-                             "native", "fork_mode", "roots", NULL};
+                             "native", "fork_mode", "roots", "api",
+                             "profile_types", "spy_name", NULL};
     PyObject *app, *server, *tags_o = Py_None, *tok = Py_None,
              *user = Py_None, *pass = Py_None, *tenant = Py_None,
              *hdr_o = Py_None, *roots = Py_None;
     int rate = 100, upload_ms = 0, log_level = PYROSCOPE_LOG_WARN,
-        gil_only = 1, native = 0, fork_mode = PYROSCOPE_FORK_CONTINUE;
+        gil_only = 1, native = 0, fork_mode = PYROSCOPE_FORK_CONTINUE,
+        api = PYROSCOPE_API_PUSH;
+    unsigned int types = PYROSCOPE_PROFILE_CPU;
+    const char *spy = "pyspy";
     (void)self;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kw, "UU|iiOOOOOOippiO", kwlist, &app, &server, &rate,
+            args, kw, "UU|iiOOOOOOippiOiIs", kwlist, &app, &server, &rate,
             &upload_ms, &tags_o, &tok, &user, &pass, &tenant, &hdr_o,
-            &log_level, &gil_only, &native, &fork_mode, &roots))
+            &log_level, &gil_only, &native, &fork_mode, &roots, &api,
+            &types, &spy))
         return NULL;
     if (g_prof) {
         PyErr_SetString(PyExc_RuntimeError, "profiler already running");
@@ -201,9 +213,10 @@ static PyObject *py_start(PyObject *self, PyObject *args, PyObject *kw)
     cfg.tenant_id = opt_str(tenant);
     cfg.http_headers = hdrs;
     cfg.http_headers_count = nhdrs;
-    cfg.profile_types = PYROSCOPE_PROFILE_CPU;
+    cfg.profile_types = types;
+    cfg.api = api;
     cfg.log_level = log_level;
-    cfg.spy_name = "pyroscope-python";
+    cfg.spy_name = spy;
     cfg.fork_mode = fork_mode;
     if (PyErr_Occurred())
         goto fail;
@@ -252,6 +265,9 @@ static PyObject *py_stop(PyObject *self, PyObject *noargs)
     pyroscope *p = g_prof;
     if (!p)
         Py_RETURN_FALSE;
+    Py_BEGIN_ALLOW_THREADS
+    wall_stop();
+    Py_END_ALLOW_THREADS
     g_prof = NULL;
     Py_BEGIN_ALLOW_THREADS
     pyroscope_stop(p);
@@ -362,6 +378,7 @@ static PyObject *py_set_thread_tags(PyObject *self, PyObject *arg)
             return raise_core(rc, "invalid tag");
         }
     }
+    wall_tags_set((unsigned long)pthread_self(), tags, n);
     if (t_pushed) {
         pyroscope_scope_pop();
         t_pushed = 0;
@@ -491,7 +508,285 @@ static PyObject *py_set_roots(PyObject *self, PyObject *roots)
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------ */
+/* Wall-clock sampling (oncpu=False) and memory profiling               */
+
+static const pyroscope_tag g_no_tags[1] = {{NULL, NULL}};
+
+/* Wall-clock sampler: a plain pthread, never holding the GIL, that every
+ * period walks every Python thread's stack (guarded reads, as in the CPU
+ * signal handler) and adds it as one sample per elapsed period.  Not
+ * needing the GIL matters: a sampler that waits for it runs right after
+ * the holder released it, i.e. when that thread enters a blocking call,
+ * and would charge the wait to the blocking call.  The tags of each
+ * thread are mirrored here by set_thread_tags (the sampler cannot read
+ * the core's per-thread scopes of other threads). */
+
+#define WALL_MAX_THREADS 256
+#define WALL_MAX_TAGS 16
+
+typedef struct wall_tags {
+    unsigned long ident;
+    int n;
+    char *kv[2 * WALL_MAX_TAGS];
+} wall_tags;
+
+static pthread_mutex_t g_wall_lock = PTHREAD_MUTEX_INITIALIZER;
+static wall_tags *g_wall_tags;
+static size_t g_wall_ntags, g_wall_captags;
+static pthread_t g_wall_thread;
+static volatile int g_wall_on;
+static int g_wall_running;
+static int g_wall_rate = 100;
+static unsigned long g_wall_exclude;
+static PyInterpreterState *g_wall_interp;
+
+static void wall_tags_clear(wall_tags *t)
+{
+    for (int i = 0; i < 2 * t->n; i++)
+        free(t->kv[i]);
+    t->n = 0;
+}
+
+/* Mirror the calling thread's merged tags (GIL held). */
+static void wall_tags_set(unsigned long ident, const pyroscope_tag *tags,
+                          size_t n)
+{
+    size_t i;
+    pthread_mutex_lock(&g_wall_lock);
+    for (i = 0; i < g_wall_ntags && g_wall_tags[i].ident != ident; i++)
+        ;
+    if (i == g_wall_ntags) {
+        if (!n)
+            goto out;
+        if (g_wall_ntags == g_wall_captags) {
+            size_t cap = g_wall_captags ? 2 * g_wall_captags : 16;
+            wall_tags *t = realloc(g_wall_tags, cap * sizeof *t);
+            if (!t)
+                goto out;
+            g_wall_tags = t;
+            g_wall_captags = cap;
+        }
+        memset(&g_wall_tags[i], 0, sizeof g_wall_tags[i]);
+        g_wall_tags[i].ident = ident;
+        g_wall_ntags++;
+    }
+    wall_tags_clear(&g_wall_tags[i]);
+    if (!n) { /* drop the entry */
+        g_wall_tags[i] = g_wall_tags[--g_wall_ntags];
+        goto out;
+    }
+    for (size_t k = 0; k < n && k < WALL_MAX_TAGS; k++) {
+        g_wall_tags[i].kv[2 * k] = strdup(tags[k].key);
+        g_wall_tags[i].kv[2 * k + 1] = strdup(tags[k].value);
+        g_wall_tags[i].n = (int)k + 1;
+    }
+out:
+    pthread_mutex_unlock(&g_wall_lock);
+}
+
+/* Copy ident's tags into `out` (strings duplicated); returns the count. */
+static size_t wall_tags_get(unsigned long ident, pyroscope_tag *out)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&g_wall_lock);
+    for (size_t i = 0; i < g_wall_ntags; i++) {
+        if (g_wall_tags[i].ident != ident)
+            continue;
+        for (int k = 0; k < g_wall_tags[i].n; k++) {
+            out[n].key = strdup(g_wall_tags[i].kv[2 * k]);
+            out[n].value = strdup(g_wall_tags[i].kv[2 * k + 1]);
+            if (out[n].key && out[n].value)
+                n++;
+            else {
+                free((char *)out[n].key);
+                free((char *)out[n].value);
+            }
+        }
+        break;
+    }
+    pthread_mutex_unlock(&g_wall_lock);
+    return n;
+}
+
+static void wall_sample_thread(pyroscope *p, uintptr_t ts, unsigned long id,
+                               int64_t weight)
+{
+    uint64_t words[2 * 256];
+    pyroscope_frame frames[256];
+    pyroscope_tag tags[WALL_MAX_TAGS];
+    int n = pyf_capture_thread((void *)ts, words, 256), k = 0;
+    for (int i = 0; i < n; i++) {
+        char *fn, *file;
+        int64_t line;
+        if (pyf_symbolize_copy(words[2 * i], words[2 * i + 1], &fn, &file,
+                               &line) != 0)
+            continue;
+        frames[k].function = fn;
+        frames[k].file = file;
+        frames[k++].line = line;
+    }
+    size_t nt = k ? wall_tags_get(id, tags) : 0;
+    if (k)
+        pyroscope_add_sample(p, PYROSCOPE_PROFILE_CPU_EXTERNAL, frames,
+                             (size_t)k, &weight, 1, nt ? tags : g_no_tags,
+                             nt);
+    for (size_t i = 0; i < nt; i++) {
+        free((char *)tags[i].key);
+        free((char *)tags[i].value);
+    }
+    for (int i = 0; i < k; i++) {
+        free((char *)frames[i].function);
+        free((char *)frames[i].file);
+    }
+}
+
+static void *wall_main(void *arg)
+{
+    uintptr_t ts[WALL_MAX_THREADS];
+    unsigned long ids[WALL_MAX_THREADS];
+    int64_t period = 1000000000LL / g_wall_rate;
+    struct timespec next;
+    (void)arg;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    int64_t last = (int64_t)next.tv_sec * 1000000000LL + next.tv_nsec;
+    while (g_wall_on) {
+        next.tv_nsec += period;
+        while (next.tv_nsec >= 1000000000L) {
+            next.tv_nsec -= 1000000000L;
+            next.tv_sec++;
+        }
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        int64_t t = (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
+        int64_t w = (t - last) / period;
+        if (w < 1)
+            continue;
+        last += w * period;
+        if (w > 100) /* suspended: do not invent a long stall */
+            w = 100;
+        if (t - ((int64_t)next.tv_sec * 1000000000LL + next.tv_nsec) >
+            10 * period)
+            next = now; /* far behind: resynchronize */
+        pyroscope *p = g_prof;
+        if (!p || !g_wall_on)
+            break;
+        int n = pyf_list_threads(g_wall_interp, ts, ids, WALL_MAX_THREADS);
+        for (int i = 0; i < n && g_wall_on; i++)
+            if (ids[i] != g_wall_exclude)
+                wall_sample_thread(p, ts[i], ids[i], w);
+    }
+    return NULL;
+}
+
+static int wall_start(int rate)
+{
+    if (g_wall_running)
+        return 0;
+    g_wall_rate = rate > 0 ? rate : 100;
+    g_wall_interp = PyThreadState_GetInterpreter(PyThreadState_Get());
+    g_wall_on = 1;
+    if (pthread_create(&g_wall_thread, NULL, wall_main, NULL) != 0) {
+        g_wall_on = 0;
+        return -1;
+    }
+    g_wall_running = 1;
+    return 0;
+}
+
+/* Call with the GIL released (the sampler never takes it, so no wait). */
+static void wall_stop(void)
+{
+    if (!g_wall_running)
+        return;
+    g_wall_on = 0;
+    pthread_join(g_wall_thread, NULL);
+    g_wall_running = 0;
+}
+
+static PyObject *py_wall_start(PyObject *self, PyObject *args)
+{
+    int rate;
+    unsigned long exclude = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "i|k", &rate, &exclude))
+        return NULL;
+    g_wall_exclude = exclude;
+    if (wall_start(rate) != 0) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot start the wall-clock sampler thread");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* In a forked child: the sampler thread is gone and its lock may be. */
+static void wall_atfork_child(void)
+{
+    pthread_mutex_init(&g_wall_lock, NULL);
+    g_wall_running = 0;
+    g_wall_on = 0;
+}
+
+static PyObject *py_mem_start(PyObject *self, PyObject *args)
+{
+    Py_ssize_t interval;
+    int max_frames, mem_domain;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "nip", &interval, &max_frames, &mem_domain))
+        return NULL;
+    if (interval < 1) {
+        PyErr_SetString(PyExc_ValueError, "mem_heap_sample_size must be > 0");
+        return NULL;
+    }
+    return PyBool_FromLong(
+        pym_start((size_t)interval, max_frames, mem_domain) == 0);
+}
+
+static PyObject *py_mem_stop(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    pym_stop();
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_mem_report(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    return PyLong_FromLong(g_prof ? pym_report(g_prof) : 0);
+}
+
+static PyObject *py_mem_counts(PyObject *self, PyObject *noargs)
+{
+    uint64_t a, b, c;
+    (void)self;
+    (void)noargs;
+    pym_counts(&a, &b, &c);
+    return Py_BuildValue("{s:K,s:K,s:K}", "sampled", (unsigned long long)a,
+                         "live", (unsigned long long)b, "stacks",
+                         (unsigned long long)c);
+}
+
+static PyObject *py_set_naming(PyObject *self, PyObject *args)
+{
+    int qualified, line_mode;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "pi", &qualified, &line_mode))
+        return NULL;
+    pyf_set_naming(qualified, line_mode);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
+    {"wall_start", py_wall_start, METH_VARARGS, NULL},
+    {"mem_start", py_mem_start, METH_VARARGS, NULL},
+    {"mem_stop", py_mem_stop, METH_NOARGS, NULL},
+    {"mem_report", py_mem_report, METH_NOARGS, NULL},
+    {"mem_counts", py_mem_counts, METH_NOARGS, NULL},
+    {"set_naming", py_set_naming, METH_VARARGS, NULL},
     {"start", (PyCFunction)(void (*)(void))py_start,
      METH_VARARGS | METH_KEYWORDS, "start the profiler (internal)"},
     {"stop", py_stop, METH_NOARGS, "stop and flush; False if not running"},
@@ -525,11 +820,19 @@ PyMODINIT_FUNC PyInit__native(void)
     PyObject *m = PyModule_Create(&moddef);
     if (!m)
         return NULL;
+    pthread_atfork(NULL, NULL, wall_atfork_child);
     int safe = pyf_init() == 0;
     PyModule_AddIntConstant(m, "SAFE_READS", safe);
     PyModule_AddIntConstant(m, "FORK_CONTINUE", PYROSCOPE_FORK_CONTINUE);
     PyModule_AddIntConstant(m, "FORK_STOP", PYROSCOPE_FORK_STOP);
     PyModule_AddIntConstant(m, "LOG_ERROR", PYROSCOPE_LOG_ERROR);
+    PyModule_AddIntConstant(m, "LOG_OFF", PYROSCOPE_LOG_OFF);
+    PyModule_AddIntConstant(m, "API_INGEST", PYROSCOPE_API_INGEST);
+    PyModule_AddIntConstant(m, "API_PUSH", PYROSCOPE_API_PUSH);
+    PyModule_AddIntConstant(m, "PROFILE_CPU", PYROSCOPE_PROFILE_CPU);
+    PyModule_AddIntConstant(m, "PROFILE_CPU_EXTERNAL",
+                            PYROSCOPE_PROFILE_CPU_EXTERNAL);
+    PyModule_AddIntConstant(m, "PROFILE_HEAP", PYROSCOPE_PROFILE_HEAP);
     PyModule_AddIntConstant(m, "LOG_WARN", PYROSCOPE_LOG_WARN);
     PyModule_AddIntConstant(m, "LOG_INFO", PYROSCOPE_LOG_INFO);
     PyModule_AddIntConstant(m, "LOG_DEBUG", PYROSCOPE_LOG_DEBUG);

@@ -35,8 +35,11 @@ def light_b(budget):
 
 
 def main():
+    extra = {}
+    if sys.argv[3:] == ["qualified"]:
+        extra = dict(api="ingest", qualified_names=True)
     pyroscope.configure(application_name="py.split", server_address=sys.argv[1],
-                        tags={"suite": "split"}, upload_interval=1.0)
+                        tags={"suite": "split"}, upload_interval=1.0, **extra)
     cycle = 0.0317
     for _ in range(int(TOTAL / cycle)):
         heavy_a(cycle * 0.75)

@@ -78,11 +78,16 @@ def threads():
         time.sleep(0.001)
     for t in ts:
         t.join()
-    # add_thread_tag / remove_thread_tag on the calling thread
+    # add_thread_tag / remove_thread_tag on the calling thread: the
+    # pyroscope-io 1.x form (key, value), then the older 3-argument form.
+    pyroscope.add_thread_tag("th", "main")
+    work_thread_tag(0.15)
+    pyroscope.remove_thread_tag("th", "main")
+    work_untagged(0.05)
     pyroscope.add_thread_tag(threading.get_ident(), "th", "main")
-    work_thread_tag(0.3)
+    work_thread_tag(0.15)
     pyroscope.remove_thread_tag(threading.get_ident(), "th", "main")
-    work_untagged(0.1)
+    work_untagged(0.05)
 
 
 async def task(tag, fn):

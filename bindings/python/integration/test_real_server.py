@@ -1,0 +1,76 @@
+"""Our own workloads against a real Pyroscope server, read back through
+its query API (issue 20's Python row)."""
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pyro
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKLOADS = os.path.join(HERE, "..", "tests", "workloads")
+
+
+def unique(prefix):
+    return "python-%s-%s" % (prefix, uuid.uuid4().hex[:8])
+
+
+def test_cpu_split_and_tag_filter(server_url):
+    app = unique("split")
+    src = open(os.path.join(WORKLOADS, "split.py")).read().replace(
+        'application_name="py.split"', 'application_name=%r' % app)
+    start = int(time.time() * 1000) - 60000
+    subprocess.run([sys.executable, "-c", src, server_url, "4.0"],
+                   check=True, timeout=300)
+    sel = '{service_name="%s"}' % app
+    st = pyro.wait_functions(server_url, pyro.CPU, sel,
+                             ["heavy_a", "light_b", "main"], start_ms=start)
+    share = 100 * st.split("heavy_a", "light_b")
+    print("real server: heavy_a %.1f%%" % share)
+    assert abs(share - 75.0) <= 3.0, st.top(10, by="total")
+    assert pyro.label_values(server_url, "suite", sel, start_ms=start) == \
+        ["split"]
+    # labels the official SDK sends too (Series() leaves dotted ones out;
+    # LabelValues has them)
+    assert pyro.label_values(server_url, "process.runtime.name", sel,
+                             start_ms=start) == ["cpython"]
+    other = pyro.stacks(server_url, pyro.CPU,
+                        '{service_name="%s", suite="other"}' % app,
+                        start_ms=start)
+    assert not other.total, other.top()
+
+
+def test_memory_and_wall_profiles(server_url):
+    app = unique("mem")
+    start = int(time.time() * 1000) - 60000
+    env = dict(os.environ, PYTHONPATH=os.path.join(HERE, "..", "tests"))
+    src = open(os.path.join(WORKLOADS, "mem_split.py")).read().replace(
+        'application_name="py.mem"', 'application_name=%r' % app)
+    subprocess.run([sys.executable, "-c", src, server_url, "60"], check=True,
+                   timeout=300, env=env)
+    sel = '{service_name="%s"}' % app
+    types = pyro.wait_for(
+        lambda: [t for t in pyro.profile_types(server_url, sel, start_ms=start)
+                 if t.startswith("memory:")], what="memory types")
+    assert pyro.ALLOC_SPACE in types and pyro.INUSE_SPACE in types, types
+    st = pyro.wait_functions(server_url, pyro.ALLOC_SPACE, sel,
+                             ["alloc_a", "alloc_b"], start_ms=start)
+    share = 100 * st.split("alloc_a", "alloc_b")
+    print("real server: alloc_a %.1f%% of alloc_space" % share)
+    assert abs(share - 75.0) <= 3.0, st.top(10, by="total")
+
+    app = unique("wall")
+    src = open(os.path.join(WORKLOADS, "wall_split.py")).read().replace(
+        'application_name="py.wall"', 'application_name=%r' % app)
+    out = subprocess.run([sys.executable, "-c", src, server_url, "5", "wall"],
+                         check=True, timeout=300, env=env, capture_output=True,
+                         text=True).stdout
+    slept, computed = map(float, out.split()[-2:])
+    sel = '{service_name="%s"}' % app
+    st = pyro.wait_functions(server_url, pyro.CPU, sel,
+                             ["sleep_phase", "compute"], start_ms=start)
+    share = 100 * st.split("sleep_phase", "compute")
+    want = 100 * slept / (slept + computed)
+    print("real server: wall sleep %.1f%% (program %.1f%%)" % (share, want))
+    assert abs(share - want) <= 3.0
