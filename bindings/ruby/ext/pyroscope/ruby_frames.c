@@ -62,7 +62,16 @@ struct frame_entry {
     VALUE frame;
     char *label;
     char *path;
+    char hidden;  /* defined in one of the gem's own files */
 };
+
+/* The gem's own Ruby files (Native.hide_path): their frames are left out of
+ * stacks, so users see their own code calling tag_wrapper's block, not our
+ * plumbing.  Builtin (C) methods called by a hidden frame are left out with
+ * it.  A handful of entries, set at load time. */
+#define HIDDEN_MAX 16
+static char *hidden_paths[HIDDEN_MAX];
+static int hidden_count;
 
 static st_table *cache_index;
 static struct frame_entry *cache;
@@ -152,6 +161,10 @@ cache_lookup(VALUE frame)
     e->frame = frame;
     e->label = frame_label(frame);
     e->path = dup_str(rb_profile_frame_path(frame));
+    e->hidden = 0;
+    for (int i = 0; e->path != NULL && i < hidden_count; i++)
+        if (strcmp(e->path, hidden_paths[i]) == 0)
+            e->hidden = 1;
     st_insert(cache_index, (st_data_t)frame, (st_data_t)cache_len);
     cache_len++;
     return e;
@@ -179,15 +192,23 @@ static void
 record(int64_t weight)
 {
     int n = rb_profile_frames(0, FRAMES_MAX, job_frames, job_lines);
-    int i, m = 0;
+    int i, m = 0, run = 0;
     size_t ntags;
     int rc;
 
+    /* Frames come innermost first; `run` counts the builtin frames just
+     * emitted, which a hidden caller takes back out. */
     for (i = 0; i < n; i++) {
         const struct frame_entry *e = cache_lookup(job_frames[i]);
 
         if (e == NULL)
             continue;
+        if (e->hidden) {
+            m -= run;
+            run = 0;
+            continue;
+        }
+        run = e->path == NULL ? run + 1 : 0;
         job_out[m].function = e->label;
         job_out[m].file = e->path;
         job_out[m].line = job_lines[i] > 0 ? job_lines[i] : 0;
@@ -344,6 +365,28 @@ frame_stats(VALUE self)
     return h;
 }
 
+/* Native.hide_path(path): leave frames of this Ruby file out of stacks. */
+static VALUE
+hide_path(VALUE self, VALUE path)
+{
+    char *dup;
+
+    (void)self;
+    StringValue(path);
+    for (int i = 0; i < hidden_count; i++)
+        if (strcmp(hidden_paths[i], StringValueCStr(path)) == 0)
+            return Qfalse;
+    if (hidden_count >= HIDDEN_MAX)
+        rb_raise(rb_eArgError, "at most %d hidden paths", HIDDEN_MAX);
+    dup = strdup(StringValueCStr(path));
+    if (dup == NULL)
+        rb_raise(rb_eNoMemError, "hide_path");
+    hidden_paths[hidden_count++] = dup;
+    /* Entries cached before this call keep their old flag. */
+    cache_clear();
+    return Qtrue;
+}
+
 void
 rbpyro_frames_init(VALUE mNative)
 {
@@ -354,4 +397,5 @@ rbpyro_frames_init(VALUE mNative)
     job_handle = rb_postponed_job_preregister(0, job, NULL);
 #endif
     rb_define_module_function(mNative, "frame_stats", frame_stats, 0);
+    rb_define_module_function(mNative, "hide_path", hide_path, 1);
 }

@@ -1,0 +1,107 @@
+"""Ruby binding against a real Pyroscope server (issue 20).
+
+Runs test/integration/app.rb (75/25 CPU split between Workload#heavy under
+endpoint=/checkout and Workload#light under endpoint=/search) once per
+upload API, then asks the server's own query API for:
+  - service_name = the application name, process_cpu profile types;
+  - both hot methods, with a heavy/(heavy+light) split of 75% +- 3 points;
+  - endpoint="/checkout" -> only heavy, endpoint="/search" -> only light;
+  - none of the gem's own Ruby frames (Pyroscope.*) in the stacks;
+  - ingest: spyName rbspy, as the official gem.
+Exit 0 = all passed, 1 = a check failed, 77 = no server (skip).
+"""
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RUBY_DIR = os.path.dirname(os.path.dirname(HERE))
+REPO = os.path.dirname(os.path.dirname(RUBY_DIR))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+import pyro  # noqa: E402
+
+failures = []
+
+
+def check(cond, what):
+    print("  %s %s" % ("ok  " if cond else "FAIL", what), flush=True)
+    if not cond:
+        failures.append(what)
+
+
+def run_app(url, app, api, secs):
+    load = [] if os.environ.get("PYROSCOPE_TEST_GEM") == "1" else [
+        "-I", os.path.join(RUBY_DIR, "lib"), "-I", os.path.join(RUBY_DIR, "ext")]
+    cmd = ["ruby"] + load + [os.path.join(HERE, "app.rb"), url, app, api,
+                             str(secs)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    out = p.stdout + p.stderr
+    print("  app: " + out.strip().replace("\n", "\n  app: "), flush=True)
+    return p.returncode, out
+
+
+def one_api(url, api):
+    app = "ruby-it-%s-%d-%d" % (api, os.getpid(), int(time.time()))
+    sel = '{service_name="%s"}' % app
+    print("::: ruby integration: api=%s service_name=%s" % (api, app),
+          flush=True)
+    t0 = int(time.time() * 1000) - 60000
+    rc, out = run_app(url, app, api, os.environ.get("RUBY_IT_SECONDS", "8"))
+    check(rc == 0, "app exited 0 (rc %d)" % rc)
+    check("upload rejected" not in out, "no upload rejected by the server")
+    try:
+        st = pyro.wait_functions(url, pyro.CPU, sel,
+                                 ["Workload#heavy", "Workload#light"],
+                                 timeout=120, start_ms=t0)
+    except TimeoutError as exc:
+        check(False, "heavy and light queryable: %s" % exc)
+        return
+    check(app in pyro.label_values(url, "service_name", sel, start_ms=t0),
+          "service_name is the application name")
+    types = pyro.profile_types(url, sel, start_ms=t0)
+    check(pyro.CPU in types, "profile type %s present (%s)" % (pyro.CPU, types))
+    split = 100.0 * st.split("Workload#heavy", "Workload#light")
+    check(abs(split - 75.0) <= 3.0, "split heavy/light %.1f%% (75 +- 3)" % split)
+    ours = sorted(n for n in st.names() if n.startswith("Pyroscope"))
+    check(not ours, "no gem frames in the stacks (%s)" % ours)
+    for tag, want, other in (("/checkout", "Workload#heavy", "Workload#light"),
+                             ("/search", "Workload#light", "Workload#heavy")):
+        ts = pyro.stacks(url, pyro.CPU,
+                         '{service_name="%s",endpoint="%s"}' % (app, tag),
+                         start_ms=t0)
+        check(ts.total.get(want, 0) > 0 and ts.total.get(other, 0) == 0,
+              'endpoint="%s": %s=%d, %s=%d' % (tag, want, ts.total.get(want, 0),
+                                               other, ts.total.get(other, 0)))
+    labels = pyro.series(url, sel, start_ms=t0)
+    lab = labels[0] if labels else {}
+    check(lab.get("suite") == "ruby-integration", "static tag suite present")
+    # push: the otel.scope.* / process.runtime.* labels that we send like
+    # the official gem are not kept as series labels by this server.
+    if api == "ingest":
+        check(lab.get("pyroscope_spy") == "rbspy",
+              "spyName rbspy like the official gem (%s)" % lab)
+    top = ", ".join("%s %.1f%%" % (n, 100.0 * v / st.grand)
+                    for n, v in st.top(4, by="total") if st.grand)
+    print("  server: %s" % top, flush=True)
+
+
+def main():
+    try:
+        srv = pyro.server()
+    except pyro.Unavailable as exc:
+        print("ruby integration: %s" % exc)
+        return 1 if pyro.required() else 77
+    apis = os.environ.get("RUBY_IT_APIS", "push ingest").split()
+    for api in apis:
+        one_api(srv.url, api)
+    if failures:
+        print("ruby integration: %d check(s) failed:\n  %s"
+              % (len(failures), "\n  ".join(failures)))
+        return 1
+    print("ruby integration: all checks passed (%s)" % ", ".join(apis))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
