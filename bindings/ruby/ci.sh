@@ -66,4 +66,5 @@ bash script/gemfile_switch.sh "$BUILD/repo/gems/pyroscope.gem" "$BUILD/switch"
 
 echo "::: ruby: benchmark (short)"
 PYROSCOPE_TEST_GEM=1 ruby bench/overhead.rb --rounds 3 --seconds 1
+ruby bench/heap_lock.rb --rounds 3
 echo "::: ruby: ok"
