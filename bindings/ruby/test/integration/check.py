@@ -37,7 +37,9 @@ def run_app(url, app, api, secs):
                              str(secs)]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     out = p.stdout + p.stderr
-    print("  app: " + out.strip().replace("\n", "\n  app: "), flush=True)
+    lines = out.strip().splitlines()
+    shown = lines[:6] + (["... %d more lines" % (len(lines) - 6)] if len(lines) > 6 else [])
+    print("\n".join("  app: " + l for l in shown), flush=True)
     return p.returncode, out
 
 
@@ -86,6 +88,45 @@ def one_api(url, api):
     print("  server: %s" % top, flush=True)
 
 
+def span_profiles(url):
+    """Pyroscope::Otel::SpanProcessor: span_id per sample, span_name label."""
+    app = "ruby-it-otel-%d-%d" % (os.getpid(), int(time.time()))
+    print("::: ruby integration: span profiles, service_name=%s" % app, flush=True)
+    t0 = int(time.time() * 1000) - 60000
+    load = [] if os.environ.get("PYROSCOPE_TEST_GEM") == "1" else [
+        "-I", os.path.join(RUBY_DIR, "lib"), "-I", os.path.join(RUBY_DIR, "ext")]
+    p = subprocess.run(["ruby"] + load + [os.path.join(HERE, "otel_app.rb"), url,
+                        app, os.environ.get("RUBY_IT_SECONDS", "8")],
+                       capture_output=True, text=True, timeout=600)
+    check(p.returncode == 0 and "profile_id=00000000000000b2" in p.stdout,
+          "otel app ran, span got pyroscope.profile.id (%s)" % (p.stdout + p.stderr).strip()[-300:])
+    sel = '{service_name="%s"}' % app
+    try:
+        pyro.wait_functions(url, pyro.CPU, sel, ["Workload#work_a", "Workload#work_b"],
+                            timeout=120, start_ms=t0)
+    except TimeoutError as exc:
+        check(False, "span app queryable: %s" % exc)
+        return
+    now = int(time.time() * 1000) + 60000
+    for sid, want, other in (("00000000000000a1", "Workload#work_a", "Workload#work_b"),
+                             ("00000000000000b2", "Workload#work_b", "Workload#work_a")):
+        out = pyro.rpc(url, "SelectMergeSpanProfile", {
+            "profile_typeID": pyro.CPU, "label_selector": sel,
+            "span_selector": [sid], "start": str(t0), "end": str(now),
+            "max_nodes": "16384"})
+        st = pyro.flamegraph_stacks(out.get("flamegraph") or {})
+        check(st.total.get(want, 0) > 0 and st.total.get(other, 0) == 0,
+              "SelectMergeSpanProfile span %s: %s=%d, %s=%d" % (
+                  sid, want, st.total.get(want, 0), other, st.total.get(other, 0)))
+    st = pyro.stacks(url, pyro.CPU, '{service_name="%s",span_name="GET /search"}' % app,
+                     start_ms=t0)
+    check(st.total.get("Workload#work_b", 0) > 0 and st.total.get("Workload#work_a", 0) == 0,
+          'span_name="GET /search": work_b=%d work_a=%d' % (
+              st.total.get("Workload#work_b", 0), st.total.get("Workload#work_a", 0)))
+    names = pyro.label_values(url, "span_id", sel, start_ms=t0)
+    check(not names, "span_id is not a series label (%s)" % names[:3])
+
+
 def main():
     try:
         srv = pyro.server()
@@ -95,6 +136,8 @@ def main():
     apis = os.environ.get("RUBY_IT_APIS", "push ingest").split()
     for api in apis:
         one_api(srv.url, api)
+    if os.environ.get("RUBY_IT_OTEL", "1") == "1":
+        span_profiles(srv.url)
     if failures:
         print("ruby integration: %d check(s) failed:\n  %s"
               % (len(failures), "\n  ".join(failures)))
