@@ -105,6 +105,7 @@ module Pyroscope
       yield config if block_given?
       opts = native_options(config)
       Native.stop if Native.running?
+      Native.report_thread_id = config.report_thread_id ? true : false
       Native.start(opts)
       @config = config
       install_hooks

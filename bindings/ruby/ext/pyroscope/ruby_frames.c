@@ -22,7 +22,10 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ruby/debug.h>
 #include <ruby/st.h>
@@ -72,6 +75,11 @@ struct frame_entry {
 #define HIDDEN_MAX 16
 static char *hidden_paths[HIDDEN_MAX];
 static int hidden_count;
+
+/* report_thread_id: each Ruby sample gets thread_id=<OS thread id>, as the
+ * official gem does. */
+static int report_thread_id;
+static char thread_id_buf[24];
 
 static st_table *cache_index;
 static struct frame_entry *cache;
@@ -221,6 +229,13 @@ record(int64_t weight)
         m = 1;
     }
     ntags = current_tags();
+    if (report_thread_id && ntags < TAGS_MAX) {
+        snprintf(thread_id_buf, sizeof(thread_id_buf), "%ld",
+                 (long)syscall(SYS_gettid));
+        job_tags[ntags].key = "thread_id";
+        job_tags[ntags].value = thread_id_buf;
+        ntags++;
+    }
     /* A non-NULL tag array (even with 0 tags) means "exactly these", so a
      * fiber without tags does not inherit the thread scope of another. */
     rc = pyroscope_add_sample(rbpyro_handle, PYROSCOPE_PROFILE_CPU, job_out,
@@ -365,6 +380,15 @@ frame_stats(VALUE self)
     return h;
 }
 
+/* Native.report_thread_id = bool */
+static VALUE
+set_report_thread_id(VALUE self, VALUE on)
+{
+    (void)self;
+    report_thread_id = RTEST(on);
+    return on;
+}
+
 /* Native.hide_path(path): leave frames of this Ruby file out of stacks. */
 static VALUE
 hide_path(VALUE self, VALUE path)
@@ -398,4 +422,6 @@ rbpyro_frames_init(VALUE mNative)
 #endif
     rb_define_module_function(mNative, "frame_stats", frame_stats, 0);
     rb_define_module_function(mNative, "hide_path", hide_path, 1);
+    rb_define_module_function(mNative, "report_thread_id=",
+                              set_report_thread_id, 1);
 }
