@@ -7,7 +7,8 @@ upload API, then asks the server's own query API for:
   - both hot methods, with a heavy/(heavy+light) split of 75% +- 3 points;
   - endpoint="/checkout" -> only heavy, endpoint="/search" -> only light;
   - none of the gem's own Ruby frames (Pyroscope.*) in the stacks;
-  - ingest: spyName rbspy, as the official gem.
+  - the official gem's labels: push otel.scope.name, process.runtime.*;
+    ingest spyName rbspy.
 Exit 0 = all passed, 1 = a check failed, 77 = no server (skip).
 """
 import os
@@ -78,8 +79,16 @@ def one_api(url, api):
     labels = pyro.series(url, sel, start_ms=t0)
     lab = labels[0] if labels else {}
     check(lab.get("suite") == "ruby-integration", "static tag suite present")
-    # push: the otel.scope.* / process.runtime.* labels that we send like
-    # the official gem are not kept as series labels by this server.
+    # push: the official gem's series labels.  This server keeps them but
+    # lists dotted names only through LabelValues, not Series.
+    if api == "push":
+        ruby_ver = subprocess.run(["ruby", "-e", "print RUBY_ENGINE_VERSION"],
+                                  capture_output=True, text=True).stdout
+        for name, want in (("otel.scope.name", "com.grafana.pyroscope/ruby"),
+                           ("process.runtime.name", "ruby"),
+                           ("process.runtime.version", ruby_ver)):
+            got = pyro.label_values(url, name, sel, start_ms=t0)
+            check(got == [want], "label %s = %s (%s)" % (name, want, got))
     if api == "ingest":
         check(lab.get("pyroscope_spy") == "rbspy",
               "spyName rbspy like the official gem (%s)" % lab)
