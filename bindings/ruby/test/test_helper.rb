@@ -30,7 +30,7 @@ module ProfileHelpers
     server = IngestServer.new if http
     script = File.join(ROOT, "test", "workloads", "#{name}.rb")
     cmd = [RbConfig.ruby, *LOAD_FLAGS, script, server ? server.url : dir, dir]
-    out, status = Open3.capture2e(env, *cmd)
+    out, status = Open3.capture2e(env, *cmd, chdir: ROOT)
     assert status.success?, "workload #{name} failed (#{status.inspect}):\n#{out}"
     @last_output = out
     @requests = server&.all || []

@@ -76,6 +76,31 @@ struct frame_entry {
 static char *hidden_paths[HIDDEN_MAX];
 static int hidden_count;
 
+/* File names are reported as the official gem does: relative to the
+ * working directory at start, else from the gem's directory on
+ * (".../gems/x-1.0/lib/x.rb" -> "gems/x-1.0/lib/x.rb"), else relative to Ruby's
+ * own library directory (".../ruby/3.1.0/set.rb" -> "set.rb"). */
+static char start_cwd[4096];
+
+static char *
+short_path(const char *path)
+{
+    size_t n = strlen(start_cwd);
+    const char *p;
+
+    if (n > 1 && strncmp(path, start_cwd, n) == 0 && path[n] == '/')
+        return strdup(path + n + 1);
+    if ((p = strstr(path, "/gems/")) != NULL)
+        return strdup(p + 1);
+    if ((p = strstr(path, "/ruby/")) != NULL) {
+        const char *q = strchr(p + strlen("/ruby/"), '/');
+
+        if (q != NULL && q[1] != '\0')
+            return strdup(q + 1);
+    }
+    return strdup(path);
+}
+
 /* report_thread_id: each Ruby sample gets thread_id=<OS thread id>, as the
  * official gem does. */
 static int report_thread_id;
@@ -173,6 +198,14 @@ cache_lookup(VALUE frame)
     for (int i = 0; e->path != NULL && i < hidden_count; i++)
         if (strcmp(e->path, hidden_paths[i]) == 0)
             e->hidden = 1;
+    if (e->path != NULL && e->path[0] == '/') {
+        char *s = short_path(e->path);
+
+        if (s != NULL) {
+            free(e->path);
+            e->path = s;
+        }
+    }
     st_insert(cache_index, (st_data_t)frame, (st_data_t)cache_len);
     cache_len++;
     return e;
@@ -344,6 +377,8 @@ static const pyroscope_frame_provider provider = {
 int
 rbpyro_frames_install(pyroscope *p)
 {
+    if (getcwd(start_cwd, sizeof(start_cwd)) == NULL)
+        start_cwd[0] = '\0';
     rbpyro_frames_reset_after_fork();
     __atomic_store_n(&provider_enabled, 1, __ATOMIC_RELEASE);
     return pyroscope_set_frame_provider(p, &provider);
