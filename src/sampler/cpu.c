@@ -22,6 +22,11 @@
 #include "sampler.h"
 #include "unwind.h"
 
+/* musl names the SIGEV_THREAD_ID target field; glibc 2.36 does not. */
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+
 /* Marks our timers' signals so foreign ones can be passed on. */
 #define TIMER_MAGIC ((void *)(uintptr_t)0x7079726f73636f70ull)
 #define MAX_EXCLUDED 16
@@ -228,7 +233,7 @@ static int arm_thread(pid_t tid, timer_t *out)
     sev.sigev_notify = SIGEV_THREAD_ID;
     sev.sigev_signo = g_signo;
     sev.sigev_value.sival_ptr = TIMER_MAGIC;
-    sev._sigev_un._tid = tid;
+    sev.sigev_notify_thread_id = tid;
     if (timer_create(thread_cpu_clock(tid), &sev, out) != 0)
         return -1;
     its.it_interval.tv_sec = g_period_ns / 1000000000L;

@@ -19,14 +19,16 @@
 
 /* ---- the next definitions, and the arena that serves their lookup ---- */
 
-/* glibc's own entry points: used only if dlsym finds nothing. */
-extern void *__libc_malloc(size_t);
-extern void __libc_free(void *);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-extern void *__libc_valloc(size_t);
-extern void *__libc_pvalloc(size_t);
+/* glibc's own entry points: used only if dlsym finds nothing.  Weak, so
+ * that the library links where they do not exist (musl): NULL there. */
+#define LIBC_FN __attribute__((weak))
+extern void *__libc_malloc(size_t) LIBC_FN;
+extern void __libc_free(void *) LIBC_FN;
+extern void *__libc_calloc(size_t, size_t) LIBC_FN;
+extern void *__libc_realloc(void *, size_t) LIBC_FN;
+extern void *__libc_memalign(size_t, size_t) LIBC_FN;
+extern void *__libc_valloc(size_t) LIBC_FN;
+extern void *__libc_pvalloc(size_t) LIBC_FN;
 
 typedef struct real_fns {
     void *(*malloc)(size_t);

@@ -3,6 +3,9 @@
 require "pyroscope/version"
 require "pyroscope/pyroscope_ext"
 
+# Our own Ruby code stays out of the stacks it records.
+Pyroscope::Native.hide_path(__FILE__)
+
 # Continuous profiling for Ruby on top of the Pyroscope C SDK.
 #
 #   Pyroscope.configure do |c|
@@ -24,7 +27,9 @@ module Pyroscope
     stop: Native::FORK_STOP
   }.freeze
 
-  SPY_NAME = "pyroscope-ruby"
+  APIS = { ingest: Native::API_INGEST, push: Native::API_PUSH }.freeze
+
+  SPY_NAME = "rbspy"
 
   # Fiber-local slots (Thread#[] is fiber-local).  TAGS_KEY is read by the C
   # extension when it records a Ruby sample.
@@ -42,7 +47,7 @@ module Pyroscope
     :report_thread_id, :tags, :compression, :report_encoding,
     :autoinstrument_rails,
     # Extensions of this SDK:
-    :upload_interval, :upload_timeout, :stop_timeout, :fork_mode
+    :upload_interval, :upload_timeout, :stop_timeout, :fork_mode, :api
   ) do
     def initialize(*)
       super
@@ -62,6 +67,7 @@ module Pyroscope
       self.autoinstrument_rails = true
       self.upload_interval = 10
       self.fork_mode = :continue
+      self.api = :push
     end
   end
 
@@ -70,6 +76,20 @@ module Pyroscope
       pid = super
       Pyroscope.__send__(:after_fork_child) if pid.zero?
       pid
+    end
+  end
+
+  # Compatibility with the official gem's FFI module, for code that calls it
+  # directly.
+  module Rust
+    module_function
+
+    def add_thread_tag(key, value) = Pyroscope.add_thread_tag(key, value)
+    def remove_thread_tag(key, value) = Pyroscope.remove_thread_tag(key, value)
+
+    def drop_agent
+      Pyroscope.shutdown
+      true
     end
   end
 
@@ -85,10 +105,13 @@ module Pyroscope
       yield config if block_given?
       opts = native_options(config)
       Native.stop if Native.running?
+      Native.report_thread_id = config.report_thread_id ? true : false
       Native.start(opts)
       @config = config
       install_hooks
-      initialize_rails_hooks if config.autoinstrument_rails && defined?(::Rails)
+      # Pyroscope::Engine installs the Rails hooks after initialisation; a
+      # configure call that comes later does it itself.
+      initialize_rails_hooks if config.autoinstrument_rails && rails_initialized?
       config
     end
 
@@ -167,12 +190,53 @@ module Pyroscope
       stop
     end
 
+    # Adds an around_action to ActionController that tags each request with
+    # action=<controller>/<action>.  Called by Pyroscope::Engine after Rails
+    # has initialised; safe to call more than once.
     def initialize_rails_hooks
+      return false if @rails_hooked
+
       block = lambda do |ctrl, action|
         Pyroscope.tag_wrapper({ "action" => "#{ctrl.controller_name}/#{ctrl.action_name}" }, &action)
       end
       ActionController::API.__send__(:around_action, block) if defined?(ActionController::API)
       ActionController::Base.__send__(:around_action, block) if defined?(ActionController::Base)
+      @rails_hooked = true
+    end
+
+    # The official gem's low-level calls: a tag on the current thread
+    # (fiber) until removed.  Prefer tag_wrapper.
+    def add_thread_tag(key, value)
+      tag({ key => value })
+      true
+    end
+
+    # Removes `key` if it still has `value` (what add_thread_tag set).
+    def remove_thread_tag(key, value)
+      base = Thread.current[BASE_KEY]
+      return false unless base && base[key.to_s] == value.to_s
+
+      remove_tags(key.to_s)
+      true
+    end
+
+    # Used by pyroscope-otel and older gems: _add_tags(tags) or
+    # _add_tags(thread_id, tags) where thread_id is Pyroscope.thread_id.
+    def _add_tags(*args)
+      tags = args.last
+      tags.each { |k, v| add_thread_tag(k, v) }
+      nil
+    end
+
+    def _remove_tags(*args)
+      tags = args.last
+      tags.each { |k, v| remove_thread_tag(k, v) }
+      nil
+    end
+
+    # The id older gems pass to _add_tags: the current OS thread.
+    def thread_id
+      Thread.current.respond_to?(:native_thread_id) ? Thread.current.native_thread_id : Thread.current.object_id
     end
 
     private
@@ -241,6 +305,7 @@ module Pyroscope
         http_headers: http_headers(config.http_headers),
         log_level: log_level(config.log_level),
         fork_mode: fork_mode(config.fork_mode),
+        api: api(config.api),
         spy_name: SPY_NAME
       }
     end
@@ -299,7 +364,23 @@ module Pyroscope
         out[key] = val unless val.empty?
       end
       out["pid"] = Process.pid.to_s if config.report_pid
+      # The official gem labels its push series with the OTel scope and the
+      # Ruby runtime; /ingest series names keep to the user's own tags.
+      if (config.api.nil? || config.api.to_s == "push") &&
+         config.server_address.to_s.match?(%r{\Ahttps?://}i)
+        runtime_labels.each { |k, v| out[k] ||= v }
+      end
       out
+    end
+
+    def runtime_labels
+      {
+        "otel.scope.name" => "com.grafana.pyroscope/ruby",
+        "otel.scope.version" => VERSION,
+        "process.runtime.name" => defined?(RUBY_ENGINE) ? RUBY_ENGINE : "ruby",
+        "process.runtime.version" =>
+          defined?(RUBY_ENGINE_VERSION) ? RUBY_ENGINE_VERSION : RUBY_VERSION
+      }
     end
 
     def http_headers(headers)
@@ -331,6 +412,14 @@ module Pyroscope
       end
     end
 
+    def api(name)
+      return nil if name.nil?
+
+      APIS.fetch(name.is_a?(String) ? name.to_sym : name) do
+        raise ArgumentError, "Pyroscope.configure: api must be :push or :ingest, got #{name.inspect}"
+      end
+    end
+
     def fork_mode(mode)
       FORK_MODES.fetch(mode.is_a?(String) ? mode.to_sym : mode) do
         raise ArgumentError, "Pyroscope.configure: fork_mode must be :continue or :stop, got #{mode.inspect}"
@@ -345,8 +434,15 @@ module Pyroscope
       at_exit { Native.stop if Native.running? }
     end
 
+    def rails_initialized?
+      defined?(::Rails) && ::Rails.respond_to?(:application) &&
+        ::Rails.application.respond_to?(:initialized?) && ::Rails.application.initialized?
+    end
+
     def after_fork_child
       @config = nil unless Native.after_fork_child
     end
   end
 end
+
+require "pyroscope/engine" if defined?(::Rails::Engine)

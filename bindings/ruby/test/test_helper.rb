@@ -30,7 +30,7 @@ module ProfileHelpers
     server = IngestServer.new if http
     script = File.join(ROOT, "test", "workloads", "#{name}.rb")
     cmd = [RbConfig.ruby, *LOAD_FLAGS, script, server ? server.url : dir, dir]
-    out, status = Open3.capture2e(env, *cmd)
+    out, status = Open3.capture2e(env, *cmd, chdir: ROOT)
     assert status.success?, "workload #{name} failed (#{status.inspect}):\n#{out}"
     @last_output = out
     @requests = server&.all || []
@@ -46,7 +46,7 @@ module ProfileHelpers
   def samples_in(dir)
     unless @requests.empty?
       return @requests.flat_map do |r|
-        series = tags_from_name(r.query["name"].to_s)
+        series = r.labels.empty? ? tags_from_name(r.query["name"].to_s) : push_tags(r.labels)
         Pprof.decode(gunzip(r.profile)).samples.each { |s| s.labels = series.merge(s.labels) }
       end
     end
@@ -58,6 +58,11 @@ module ProfileHelpers
   def gunzip(data)
     data = data.b
     data.start_with?("\x1f\x8b".b) ? Zlib::GzipReader.new(StringIO.new(data)).read : data
+  end
+
+  # Series labels of a push request, less the ones every series has.
+  def push_tags(labels)
+    labels.reject { |k, _| k == "__name__" || k == "service_name" || k.start_with?("otel.", "process.") }
   end
 
   # "app.cpu{k=v,k2=v2}" -> {"k"=>"v", ...}

@@ -33,6 +33,22 @@ class TestTags < Minitest::Test
     assert untagged.all? { |s| s.labels == { "static" => "yes" } }, untagged.map(&:labels).uniq.inspect
   end
 
+  # report_thread_id (official gem setting): thread_id=<OS thread id>.
+  def test_report_thread_id
+    samples = samples_in(run_workload("threads", { "REPORT_TID" => "1" }))
+    ids = %w[work_a work_b work_main].to_h do |fn|
+      got = with_function(samples, "Workload##{fn}")
+      assert_operator weight(got), :>=, 20, "too few samples in #{fn}"
+      [fn, got.map { |s| s.labels["thread_id"] }.uniq]
+    end
+    ids.each_value { |v| assert_equal 1, v.size, ids.inspect }
+    assert_equal 3, ids.values.flatten.uniq.size, ids.inspect
+    assert ids.values.flatten.all? { |v| v.match?(/\A\d+\z/) }, ids.inspect
+    # Off by default.
+    plain = samples_in(run_workload("threads"))
+    assert plain.none? { |s| s.labels.key?("thread_id") }
+  end
+
   def test_tags_follow_fibers
     samples = samples_in(run_workload("fibers"))
     assert_tagged samples, "Workload#work_a", { "fiber" => "a" }

@@ -428,6 +428,8 @@ Init_pyroscope_ext(void)
     rb_define_module_function(m, "core_version", native_version, 0);
     rb_define_const(m, "FORK_CONTINUE", INT2FIX(PYROSCOPE_FORK_CONTINUE));
     rb_define_const(m, "FORK_STOP", INT2FIX(PYROSCOPE_FORK_STOP));
+    rb_define_const(m, "API_INGEST", INT2FIX(PYROSCOPE_API_INGEST));
+    rb_define_const(m, "API_PUSH", INT2FIX(PYROSCOPE_API_PUSH));
     rb_define_const(m, "CORE_FORK_AWARE", RBPYRO_CORE_FORK_AWARE ? Qtrue : Qfalse);
     rbpyro_frames_init(m);
 }

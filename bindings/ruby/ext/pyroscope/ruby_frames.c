@@ -22,7 +22,10 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ruby/debug.h>
 #include <ruby/st.h>
@@ -62,7 +65,46 @@ struct frame_entry {
     VALUE frame;
     char *label;
     char *path;
+    char hidden;  /* defined in one of the gem's own files */
 };
+
+/* The gem's own Ruby files (Native.hide_path): their frames are left out of
+ * stacks, so users see their own code calling tag_wrapper's block, not our
+ * plumbing.  Builtin (C) methods called by a hidden frame are left out with
+ * it.  A handful of entries, set at load time. */
+#define HIDDEN_MAX 16
+static char *hidden_paths[HIDDEN_MAX];
+static int hidden_count;
+
+/* File names are reported as the official gem does: relative to the
+ * working directory at start, else from the gem's directory on
+ * (".../gems/x-1.0/lib/x.rb" -> "gems/x-1.0/lib/x.rb"), else relative to Ruby's
+ * own library directory (".../ruby/3.1.0/set.rb" -> "set.rb"). */
+static char start_cwd[4096];
+
+static char *
+short_path(const char *path)
+{
+    size_t n = strlen(start_cwd);
+    const char *p;
+
+    if (n > 1 && strncmp(path, start_cwd, n) == 0 && path[n] == '/')
+        return strdup(path + n + 1);
+    if ((p = strstr(path, "/gems/")) != NULL)
+        return strdup(p + 1);
+    if ((p = strstr(path, "/ruby/")) != NULL) {
+        const char *q = strchr(p + strlen("/ruby/"), '/');
+
+        if (q != NULL && q[1] != '\0')
+            return strdup(q + 1);
+    }
+    return strdup(path);
+}
+
+/* report_thread_id: each Ruby sample gets thread_id=<OS thread id>, as the
+ * official gem does. */
+static int report_thread_id;
+static char thread_id_buf[24];
 
 static st_table *cache_index;
 static struct frame_entry *cache;
@@ -152,6 +194,18 @@ cache_lookup(VALUE frame)
     e->frame = frame;
     e->label = frame_label(frame);
     e->path = dup_str(rb_profile_frame_path(frame));
+    e->hidden = 0;
+    for (int i = 0; e->path != NULL && i < hidden_count; i++)
+        if (strcmp(e->path, hidden_paths[i]) == 0)
+            e->hidden = 1;
+    if (e->path != NULL && e->path[0] == '/') {
+        char *s = short_path(e->path);
+
+        if (s != NULL) {
+            free(e->path);
+            e->path = s;
+        }
+    }
     st_insert(cache_index, (st_data_t)frame, (st_data_t)cache_len);
     cache_len++;
     return e;
@@ -179,15 +233,23 @@ static void
 record(int64_t weight)
 {
     int n = rb_profile_frames(0, FRAMES_MAX, job_frames, job_lines);
-    int i, m = 0;
+    int i, m = 0, run = 0;
     size_t ntags;
     int rc;
 
+    /* Frames come innermost first; `run` counts the builtin frames just
+     * emitted, which a hidden caller takes back out. */
     for (i = 0; i < n; i++) {
         const struct frame_entry *e = cache_lookup(job_frames[i]);
 
         if (e == NULL)
             continue;
+        if (e->hidden) {
+            m -= run;
+            run = 0;
+            continue;
+        }
+        run = e->path == NULL ? run + 1 : 0;
         job_out[m].function = e->label;
         job_out[m].file = e->path;
         job_out[m].line = job_lines[i] > 0 ? job_lines[i] : 0;
@@ -200,6 +262,13 @@ record(int64_t weight)
         m = 1;
     }
     ntags = current_tags();
+    if (report_thread_id && ntags < TAGS_MAX) {
+        snprintf(thread_id_buf, sizeof(thread_id_buf), "%ld",
+                 (long)syscall(SYS_gettid));
+        job_tags[ntags].key = "thread_id";
+        job_tags[ntags].value = thread_id_buf;
+        ntags++;
+    }
     /* A non-NULL tag array (even with 0 tags) means "exactly these", so a
      * fiber without tags does not inherit the thread scope of another. */
     rc = pyroscope_add_sample(rbpyro_handle, PYROSCOPE_PROFILE_CPU, job_out,
@@ -308,6 +377,8 @@ static const pyroscope_frame_provider provider = {
 int
 rbpyro_frames_install(pyroscope *p)
 {
+    if (getcwd(start_cwd, sizeof(start_cwd)) == NULL)
+        start_cwd[0] = '\0';
     rbpyro_frames_reset_after_fork();
     __atomic_store_n(&provider_enabled, 1, __ATOMIC_RELEASE);
     return pyroscope_set_frame_provider(p, &provider);
@@ -344,6 +415,37 @@ frame_stats(VALUE self)
     return h;
 }
 
+/* Native.report_thread_id = bool */
+static VALUE
+set_report_thread_id(VALUE self, VALUE on)
+{
+    (void)self;
+    report_thread_id = RTEST(on);
+    return on;
+}
+
+/* Native.hide_path(path): leave frames of this Ruby file out of stacks. */
+static VALUE
+hide_path(VALUE self, VALUE path)
+{
+    char *dup;
+
+    (void)self;
+    StringValue(path);
+    for (int i = 0; i < hidden_count; i++)
+        if (strcmp(hidden_paths[i], StringValueCStr(path)) == 0)
+            return Qfalse;
+    if (hidden_count >= HIDDEN_MAX)
+        rb_raise(rb_eArgError, "at most %d hidden paths", HIDDEN_MAX);
+    dup = strdup(StringValueCStr(path));
+    if (dup == NULL)
+        rb_raise(rb_eNoMemError, "hide_path");
+    hidden_paths[hidden_count++] = dup;
+    /* Entries cached before this call keep their old flag. */
+    cache_clear();
+    return Qtrue;
+}
+
 void
 rbpyro_frames_init(VALUE mNative)
 {
@@ -354,4 +456,7 @@ rbpyro_frames_init(VALUE mNative)
     job_handle = rb_postponed_job_preregister(0, job, NULL);
 #endif
     rb_define_module_function(mNative, "frame_stats", frame_stats, 0);
+    rb_define_module_function(mNative, "hide_path", hide_path, 1);
+    rb_define_module_function(mNative, "report_thread_id=",
+                              set_report_thread_id, 1);
 }

@@ -4,7 +4,8 @@
 # concurrently with the main thread, which nests two scopes.
 require_relative "work"
 
-Work.setup_profiler(ARGV.fetch(0), app: "ruby.threads", tags: { "static" => "yes" })
+Work.setup_profiler(ARGV.fetch(0), app: "ruby.threads", tags: { "static" => "yes" },
+                                     report_thread_id: ENV["REPORT_TID"] == "1")
 w = Workload.new
 ready = Queue.new
 go = Queue.new

@@ -7,8 +7,10 @@ require_relative "script/vendor_core"
 PyroscopeVendor.run(__dir__) if File.file?(File.expand_path("../../CMakeLists.txt", __dir__))
 
 Gem::Specification.new do |s|
-  s.name = "pyroscope-c"
+  s.name = "pyroscope"
   s.version = Pyroscope::VERSION
+  # Named and versioned like the official gem (1.1.x at the time of
+  # writing), so a Gemfile's `gem "pyroscope"` switches by its source only.
   s.summary = "Continuous profiling for Ruby (Grafana Pyroscope) on the Pyroscope C SDK"
   s.description = "Samples Ruby stacks with per-thread CPU timers and uploads pprof " \
                   "profiles to a Pyroscope server. API compatible with the pyroscope gem."
@@ -17,7 +19,7 @@ Gem::Specification.new do |s|
   s.required_ruby_version = ">= 3.1"
   s.files = Dir.chdir(__dir__) do
     Dir["lib/**/*.rb", "ext/pyroscope/*.{c,h,rb}", "vendor/pyroscope-core/**/*",
-        "README.md"].reject { |f| File.directory?(f) }
+        "README.md", "*.gemspec"].reject { |f| File.directory?(f) }
   end
   s.require_paths = ["lib"]
   s.extensions = ["ext/pyroscope/extconf.rb"]
