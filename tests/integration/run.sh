@@ -57,6 +57,8 @@ failed=()
 say "C checks"
 python3 "$here/test_c.py" --build "$build" \
     --table "$build/integration-c.md" || failed+=("C")
+say "C over OTLP (api = otlp, span profiles)"
+python3 "$here/otlp.py" "$build" || failed+=("C OTLP")
 for s in bindings/*/integration.sh; do
     [ -f "$s" ] || continue
     say "$s"
