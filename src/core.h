@@ -46,6 +46,11 @@ struct pyroscope {
     uint64_t heap_samples, lock_samples;
 };
 
+/* pyroscope.c: a fork() child starts profiling lazily (RESTART_DELAY_NS);
+ * 1 while that restart is still to come.  Cancel: never restart (exit). */
+int pyroscope__restart_pending(void);
+void pyroscope__restart_cancel(void);
+
 /* collector.c */
 int collector_start(pyroscope *p);
 void collector_stop(pyroscope *p);

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core.h"
 #include "pyroscope.h"
 #include "support/decode.h"
 #include "support/test.h"
@@ -66,6 +67,12 @@ static void child_main(int expect_profiling)
     pyroscope *p;
 
     alarm(30); /* a deadlock kills the child; the parent sees it */
+    /* The restart is lazy (not inside fork()): wait for it. */
+    if (expect_profiling)
+        while (!pyroscope_current() && pyroscope__restart_pending())
+            usleep(1000);
+    else if (pyroscope__restart_pending())
+        _exit(5);
     p = pyroscope_current();
     if ((p != NULL) != expect_profiling)
         _exit(3);

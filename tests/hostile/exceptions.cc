@@ -31,7 +31,7 @@ __attribute__((noinline)) static int descend(int depth, int limit)
 
 static void worker(long *caught, int seed)
 {
-    for (int i = 0; i < 1500; i++) {
+    for (int i = 0; i < 400; i++) {
         try {
             descend(0, 32 + (i * 7 + seed) % 160);
         } catch (const std::runtime_error &e) {
