@@ -145,6 +145,24 @@ static void record_timed(const siginfo_t *si, void *uc)
                               memory_order_relaxed);
 }
 
+/*
+ * The handler runs on the interrupted stack (no SA_ONSTACK).  When that is
+ * the application's alternate signal stack (our signal landed inside its
+ * handler), it may be a few KiB: too small for the unwinder.  One cheap
+ * syscall, only then skipped.
+ */
+#define HANDLER_STACK_NEED (24 * 1024)
+
+static int on_small_altstack(void)
+{
+    stack_t ss;
+    char here;
+
+    if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_ONSTACK))
+        return 0;
+    return (uintptr_t)&here < (uintptr_t)ss.ss_sp + HANDLER_STACK_NEED;
+}
+
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
     int saved_errno = errno;
@@ -155,9 +173,9 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
         /* While fork() is being prepared no handler may start unwinding:
          * a libunwind lock held at the clone would stay held in the child. */
         atomic_fetch_add(&g_in_handler, 1);
-        if (tls_guard_up()) {
-            /* Interrupted our own code, maybe inside the unwinder: no
-             * sample.  Its CPU time is not lost: the thread's next sample
+        if (tls_guard_up() || on_small_altstack()) {
+            /* Interrupted our own code, maybe inside the unwinder (or
+             * runs on a tiny alternate stack): no sample.  Its CPU time is not lost: the thread's next sample
              * is weighted by all CPU time since the last one (acct.h). */
             atomic_fetch_add_explicit(&g_deferred, 1, memory_order_relaxed);
         } else if (!atomic_load(&g_forking)) {

@@ -1,6 +1,6 @@
 /*
  * Tiny sigaltstacks and deep recursion: the application's own handler runs
- * on a minimal alternate stack (profiling signals may land while it runs),
+ * on a small alternate stack (profiling signals may land while it runs),
  * a thread on a minimal pthread stack does work, and another recurses
  * 50,000 frames deep before it burns CPU at the bottom.
  */
@@ -58,8 +58,10 @@ int main(void)
     struct sigaction sa;
     void *rd, *rs;
 
-    /* MINSIGSTKSZ is what the kernel needs for the frame, nothing more. */
-    ss.ss_size = MINSIGSTKSZ + 1024;
+    /* 16 KiB: a few signal frames with AVX-512 state.  (At MINSIGSTKSZ
+     * any second signal that lands in the handler, ours or the
+     * application's, overflows it: the kernel's frame alone fills it.) */
+    ss.ss_size = 16384;
     ss.ss_sp = malloc(ss.ss_size);
     ss.ss_flags = 0;
     if (sigaltstack(&ss, NULL) != 0)
