@@ -60,5 +60,8 @@ __attribute__((constructor)) static void pyroscope_autostart(void)
         return;
     }
     g_auto = 1;
+    /* A preloaded program knows nothing of us: no binding adopts the
+     * child's handle right after fork, so the child may start later. */
+    pyroscope__fork_lazy(1);
     atexit(stop_at_exit);
 }

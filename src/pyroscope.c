@@ -316,17 +316,26 @@ static void restart_in_child(const pyroscope *old)
 }
 
 /*
- * The restart is lazy: most children of a busy program exec or exit within
- * a millisecond, and a full start (threads, ring, uploader) inside fork()
- * made fork+exec about 10x slower.  So the child only creates one thread
- * that waits RESTART_DELAY_NS and then starts; exec and _exit take it away
- * with them.  g_pending is the handle to copy: a child that forks again
- * before its own restart passes it on to the grandchild.
+ * Under LD_PRELOAD (pyroscope__fork_lazy) the restart is lazy: most
+ * children of a busy program exec or exit within a millisecond, and a full
+ * start (threads, ring, uploader) inside fork() made fork+exec about 10x
+ * slower.  So the child only creates one thread that waits
+ * RESTART_DELAY_NS and then starts; exec and _exit take it away with them.
+ * g_pending is the handle to copy: a child that forks again before its own
+ * restart passes it on to the grandchild.  Linked users (and the language
+ * bindings, which adopt pyroscope_current() right after fork) keep the
+ * restart inside fork().
  */
 #define RESTART_DELAY_NS (20 * 1000000L)
 
 static const pyroscope *g_pending;
 static int g_restart_cancelled;
+static int g_lazy_restart;
+
+void pyroscope__fork_lazy(int lazy)
+{
+    g_lazy_restart = lazy;
+}
 
 static void *restarter(void *arg)
 {
@@ -404,8 +413,12 @@ static void atfork_child(void)
     atomic_store(&g_current, NULL);
     hooks_disable();
     heap_atfork_child();
-    if (old->cfg.c.fork_mode == PYROSCOPE_FORK_CONTINUE)
+    if (old->cfg.c.fork_mode != PYROSCOPE_FORK_CONTINUE)
+        return;
+    if (g_lazy_restart)
         schedule_restart(old);
+    else
+        restart_in_child(old);
 }
 
 static void install_atfork(void)

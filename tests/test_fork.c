@@ -86,7 +86,9 @@ static void child_main(int expect_profiling)
     _exit(0);
 }
 
-static void test_prefork(void)
+/* lazy: the zero-code mode's restart, 20 ms after fork() in a thread of
+ * the child, instead of inside fork(). */
+static void test_prefork(int lazy)
 {
     char *dir = wl_tempdir("fork"), pid[32], want[32], **files;
     pthread_t h[2];
@@ -94,6 +96,8 @@ static void test_prefork(void)
     int children = 8, status, found = 0, hammers = 2;
     pid_t kids[8];
 
+    atomic_store(&g_stop, 0);
+    pyroscope__fork_lazy(lazy);
 #ifdef __SANITIZE_ADDRESS__
     /* Also let our collector finish loading symbol tables (a flush waits
      * for it), which allocates a lot right after start. */
@@ -132,8 +136,10 @@ static void test_prefork(void)
     wl_free_list(files);
     ASSERT(found);
     free(dir);
+    pyroscope__fork_lazy(0);
     printf("ok - %d children forked (%d threads hammering our locks), "
-           "profiled with their own pid\n", children, hammers);
+           "profiled with their own pid%s\n", children, hammers,
+           lazy ? " (lazy restart)" : "");
 }
 
 static void test_fork_stop(void)
@@ -155,7 +161,8 @@ static void test_fork_stop(void)
 
 int main(void)
 {
-    test_prefork();
+    test_prefork(0);
+    test_prefork(1);
     test_fork_stop();
     return 0;
 }
