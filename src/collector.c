@@ -95,7 +95,7 @@ static void *collector_main(void *arg)
 
     sampler_exclude_self();
     /* Only this thread uses p->syms: no lock needed to fill it. */
-    symbols_prewarm(p->syms);
+    symbols_prewarm(p->syms, &p->stopping);
     pthread_mutex_lock(&p->lock);
     while (!p->stopping) {
         wait_tick_locked(p);
@@ -134,7 +134,7 @@ int collector_start(pyroscope *p)
 void collector_stop(pyroscope *p)
 {
     pthread_mutex_lock(&p->lock);
-    p->stopping = 1;
+    __atomic_store_n(&p->stopping, 1, __ATOMIC_RELAXED); /* read by prewarm */
     pthread_cond_broadcast(&p->cond);
     pthread_mutex_unlock(&p->lock);
     pthread_join(p->collector, NULL);

@@ -48,6 +48,14 @@ struct pyroscope {
     uint64_t heap_samples, lock_samples;
 };
 
+/* pyroscope.c: with lazy restarts on (zero-code mode), a fork() child
+ * starts profiling RESTART_DELAY_NS after the fork, not inside it.
+ * Pending: 1 while that restart is still to come.  Cancel: never restart
+ * (the process exits). */
+void pyroscope__fork_lazy(int lazy);
+int pyroscope__restart_pending(void);
+void pyroscope__restart_cancel(void);
+
 /* collector.c */
 int collector_start(pyroscope *p);
 void collector_stop(pyroscope *p);

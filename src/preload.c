@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "core.h"
 #include "pyroscope.h"
 
 static int g_auto;
@@ -37,7 +38,8 @@ static int preloaded(void)
 static void stop_at_exit(void)
 {
     /* The current handle, not the one we started: after fork the child
-     * runs a new one. */
+     * runs a new one (or is about to: no restart while exiting). */
+    pyroscope__restart_cancel();
     if (g_auto)
         pyroscope_stop(pyroscope_current());
     g_auto = 0;
@@ -58,5 +60,8 @@ __attribute__((constructor)) static void pyroscope_autostart(void)
         return;
     }
     g_auto = 1;
+    /* A preloaded program knows nothing of us: no binding adopts the
+     * child's handle right after fork, so the child may start later. */
+    pyroscope__fork_lazy(1);
     atexit(stop_at_exit);
 }

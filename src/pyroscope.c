@@ -1,8 +1,10 @@
 /* Public entry points: wires sampler, collector, export and upload. */
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -320,20 +322,109 @@ static void restart_in_child(const pyroscope *old)
                  pyroscope_last_error());
 }
 
+/*
+ * Under LD_PRELOAD (pyroscope__fork_lazy) the restart is lazy: most
+ * children of a busy program exec or exit within a millisecond, and a full
+ * start (threads, ring, uploader) inside fork() made fork+exec about 10x
+ * slower.  So the child only creates one thread that waits
+ * RESTART_DELAY_NS and then starts; exec and _exit take it away with them.
+ * g_pending is the handle to copy: a child that forks again before its own
+ * restart passes it on to the grandchild.  Linked users (and the language
+ * bindings, which adopt pyroscope_current() right after fork) keep the
+ * restart inside fork().
+ */
+#define RESTART_DELAY_NS (20 * 1000000L)
+
+static const pyroscope *g_pending;
+static int g_restart_cancelled;
+static int g_lazy_restart;
+
+void pyroscope__fork_lazy(int lazy)
+{
+    g_lazy_restart = lazy;
+}
+
+static void *restarter(void *arg)
+{
+    struct timespec d = {0, RESTART_DELAY_NS};
+    const pyroscope *old = NULL;
+
+    (void)arg;
+    sampler_exclude_self();
+    while (nanosleep(&d, &d) != 0)
+        ;
+    pthread_mutex_lock(&g_start_lock);
+    if (!g_restart_cancelled && !atomic_load(&g_current))
+        old = g_pending;
+    pthread_mutex_unlock(&g_start_lock);
+    if (old)
+        restart_in_child(old); /* takes g_start_lock itself */
+    /* Pending until now: a waiter never sees neither pending nor running. */
+    pthread_mutex_lock(&g_start_lock);
+    g_pending = NULL;
+    pthread_mutex_unlock(&g_start_lock);
+    return NULL;
+}
+
+static void schedule_restart(const pyroscope *old)
+{
+    pthread_attr_t a;
+    sigset_t all, mask;
+    pthread_t t;
+
+    g_pending = old;
+    g_restart_cancelled = 0;
+    /* Process-directed signals must keep going to the application. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &mask);
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &a, restarter, NULL) != 0) {
+        g_pending = NULL;
+        LOG_WARN("profiling not restarted after fork: no thread");
+    }
+    pthread_attr_destroy(&a);
+    pthread_sigmask(SIG_SETMASK, &mask, NULL);
+}
+
+int pyroscope__restart_pending(void)
+{
+    int pending;
+
+    pthread_mutex_lock(&g_start_lock);
+    pending = g_pending != NULL && !g_restart_cancelled;
+    pthread_mutex_unlock(&g_start_lock);
+    return pending;
+}
+
+void pyroscope__restart_cancel(void)
+{
+    pthread_mutex_lock(&g_start_lock);
+    g_restart_cancelled = 1;
+    pthread_mutex_unlock(&g_start_lock);
+}
+
 static void atfork_child(void)
 {
-    pyroscope *old = atomic_load(&g_current);
+    const pyroscope *old = atomic_load(&g_current);
 
     pthread_mutex_init(&g_start_lock, NULL);
     hooks_atfork_child();
     tags_atfork_child();
     sampler_atfork_child();
+    if (!old && !g_restart_cancelled)
+        old = g_pending; /* forked again before its own restart */
+    g_pending = NULL;
     if (!old)
         return;
     atomic_store(&g_current, NULL);
     hooks_disable();
     heap_atfork_child();
-    if (old->cfg.c.fork_mode == PYROSCOPE_FORK_CONTINUE)
+    if (old->cfg.c.fork_mode != PYROSCOPE_FORK_CONTINUE)
+        return;
+    if (g_lazy_restart)
+        schedule_restart(old);
+    else
         restart_in_child(old);
 }
 

@@ -40,12 +40,28 @@ static pid_t spinner(void)
     return pid;
 }
 
+static pyroscope *g_p;
+
+/* Until the sampler has armed a timer for main and both workers: CPU time
+ * used before that is never sampled.  A condition, not a fixed sleep: the
+ * collector's scan may come late on a loaded machine. */
+static void wait_profiled(void)
+{
+    pyroscope_stats st;
+    double deadline = wl_mono() + 30;
+
+    do {
+        usleep(2000);
+        ASSERT_EQ(pyroscope_get_stats(g_p, &st), 0);
+    } while (st.threads_profiled < 3 && wl_mono() < deadline);
+    ASSERT(st.threads_profiled >= 3);
+}
+
 static void *worker(void *arg)
 {
     double *cpu = arg, t0;
 
-    /* Let the collector arm this thread's timer before any work. */
-    usleep(150 * 1000);
+    wait_profiled();
     t0 = wl_thread_cpu();
     for (int i = 0; i < CYCLES; i++) {
         work_alpha(0.15);
@@ -77,6 +93,7 @@ int main(int argc, char **argv)
     cfg.sample_rate = rate;
     cfg.upload_interval_ms = 60000;
     ASSERT_EQ(pyroscope_start(&p, &cfg), 0);
+    g_p = p;
     for (int i = 0; i < 2; i++)
         pthread_create(&t[i], NULL, worker, &g_cpu[i]);
     for (int i = 0; i < 2; i++)

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core.h"
 #include "pyroscope.h"
 #include "support/decode.h"
 #include "support/test.h"
@@ -66,6 +67,12 @@ static void child_main(int expect_profiling)
     pyroscope *p;
 
     alarm(30); /* a deadlock kills the child; the parent sees it */
+    /* The restart is lazy (not inside fork()): wait for it. */
+    if (expect_profiling)
+        while (!pyroscope_current() && pyroscope__restart_pending())
+            usleep(1000);
+    else if (pyroscope__restart_pending())
+        _exit(5);
     p = pyroscope_current();
     if ((p != NULL) != expect_profiling)
         _exit(3);
@@ -79,7 +86,9 @@ static void child_main(int expect_profiling)
     _exit(0);
 }
 
-static void test_prefork(void)
+/* lazy: the zero-code mode's restart, 20 ms after fork() in a thread of
+ * the child, instead of inside fork(). */
+static void test_prefork(int lazy)
 {
     char *dir = wl_tempdir("fork"), pid[32], want[32], **files;
     pthread_t h[2];
@@ -87,6 +96,8 @@ static void test_prefork(void)
     int children = 8, status, found = 0, hammers = 2;
     pid_t kids[8];
 
+    atomic_store(&g_stop, 0);
+    pyroscope__fork_lazy(lazy);
 #ifdef __SANITIZE_ADDRESS__
     /* Also let our collector finish loading symbol tables (a flush waits
      * for it), which allocates a lot right after start. */
@@ -125,8 +136,10 @@ static void test_prefork(void)
     wl_free_list(files);
     ASSERT(found);
     free(dir);
+    pyroscope__fork_lazy(0);
     printf("ok - %d children forked (%d threads hammering our locks), "
-           "profiled with their own pid\n", children, hammers);
+           "profiled with their own pid%s\n", children, hammers,
+           lazy ? " (lazy restart)" : "");
 }
 
 static void test_fork_stop(void)
@@ -148,7 +161,8 @@ static void test_fork_stop(void)
 
 int main(void)
 {
-    test_prefork();
+    test_prefork(0);
+    test_prefork(1);
     test_fork_stop();
     return 0;
 }

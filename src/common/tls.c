@@ -28,9 +28,9 @@ tls_ext *tls_ext_get(void)
     if (e)
         return e;
     pthread_once(&g_once, make_key);
-    pyroscope__tls.hook_depth++; /* our own allocation is not profiled */
+    tls_guard_raise(); /* our own allocation is not profiled */
     e = calloc(1, sizeof(*e));
-    pyroscope__tls.hook_depth--;
+    tls_guard_lower();
     if (!e)
         return NULL;
     pthread_setspecific(g_key, e);

@@ -10,6 +10,7 @@
 #ifndef PYROSCOPE_COMMON_TLS_H
 #define PYROSCOPE_COMMON_TLS_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 typedef struct tls_ext tls_ext; /* defined by tls.c, extended per module */
@@ -17,13 +18,41 @@ typedef struct tls_ext tls_ext; /* defined by tls.c, extended per module */
 typedef struct tls_state {
     uint64_t tagset;        /* current tag set id, read by the handler */
     int64_t heap_countdown; /* bytes until the next heap sample */
-    int32_t hook_depth;     /* >0 while inside our own hooks */
+    int32_t hook_depth;     /* the re-entrancy guard, see below */
     int32_t heap_ready;     /* countdown initialised */
     tls_ext *ext;
 } tls_state;
 
 extern __thread tls_state pyroscope__tls
     __attribute__((tls_model("initial-exec")));
+
+/*
+ * The re-entrancy guard (docs/internals/locks.md).  It is raised while this
+ * thread runs our own code inside a host call: the CPU signal handler, a
+ * hook that records a sample (and so runs the unwinder), our allocations,
+ * and permanently on our own threads.  While it is up the malloc and lock
+ * hooks call straight through to the real functions, and the signal
+ * handler does not sample: the code it interrupted may be inside the
+ * unwinder, whose per-thread cache and locks are not re-entrant.
+ * Async-signal-safe: a handler that raises it lowers it before returning,
+ * so an interrupted increment still sees its own value.
+ */
+static inline int tls_guard_up(void)
+{
+    return pyroscope__tls.hook_depth > 0;
+}
+
+static inline void tls_guard_raise(void)
+{
+    pyroscope__tls.hook_depth++;
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void tls_guard_lower(void)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    pyroscope__tls.hook_depth--;
+}
 
 #define TLS_MAX_DEPTH 32
 #define TLS_CACHE_SIZE 64

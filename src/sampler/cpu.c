@@ -48,6 +48,7 @@ static int g_installed;
 static atomic_uint_fast64_t g_samples;
 static atomic_uint_fast64_t g_handler_ns;
 static atomic_uint_fast64_t g_nudges;
+static atomic_uint_fast64_t g_deferred; /* signals that found the guard up */
 static atomic_int g_in_handler; /* handlers running now */
 static atomic_int g_forking;
 static atomic_int g_excluded[MAX_EXCLUDED];
@@ -150,6 +151,24 @@ static void record_timed(const siginfo_t *si, void *uc)
                               memory_order_relaxed);
 }
 
+/*
+ * The handler runs on the interrupted stack (no SA_ONSTACK).  When that is
+ * the application's alternate signal stack (our signal landed inside its
+ * handler), it may be a few KiB: too small for the unwinder.  One cheap
+ * syscall, only then skipped.
+ */
+#define HANDLER_STACK_NEED (24 * 1024)
+
+static int on_small_altstack(void)
+{
+    stack_t ss;
+    char here;
+
+    if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_ONSTACK))
+        return 0;
+    return (uintptr_t)&here < (uintptr_t)ss.ss_sp + HANDLER_STACK_NEED;
+}
+
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
     int saved_errno = errno;
@@ -160,8 +179,18 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
         /* While fork() is being prepared no handler may start unwinding:
          * a libunwind lock held at the clone would stay held in the child. */
         atomic_fetch_add(&g_in_handler, 1);
-        if (!atomic_load(&g_forking))
+        if (tls_guard_up() || on_small_altstack()) {
+            /* Interrupted our own code, maybe inside the unwinder (or
+             * runs on a tiny alternate stack): no sample.  Its CPU time is not lost: the thread's next sample
+             * is weighted by all CPU time since the last one (acct.h). */
+            atomic_fetch_add_explicit(&g_deferred, 1, memory_order_relaxed);
+        } else if (!atomic_load(&g_forking)) {
+            /* Locks and allocations of the unwinder go to the real
+             * functions, never into a hook that would unwind again. */
+            tls_guard_raise();
             record_timed(si, uc);
+            tls_guard_lower();
+        }
         atomic_fetch_sub(&g_in_handler, 1);
     }
     errno = saved_errno;
@@ -268,7 +297,7 @@ void sampler_exclude_self(void)
     int i, zero;
 
     /* Our threads' allocations and locks are not the application's. */
-    pyroscope__tls.hook_depth++;
+    tls_guard_raise();
 
     /* Asynchronous signals are the application's business: a process-wide
      * one (SIGPROF from setitimer, SIGINT, ...) must go to its threads. */
@@ -545,6 +574,7 @@ int sampler_start(const sampler_opts *o)
     atomic_store(&g_samples, 0);
     atomic_store(&g_handler_ns, 0);
     atomic_store(&g_nudges, 0);
+    atomic_store(&g_deferred, 0);
     acct_reset();
     g_last_nlink = 0;
     g_last_full_scan = 0;
@@ -587,9 +617,11 @@ void sampler_stop(void)
     size_t i;
 
     atomic_store(&g_active, 0);
-    LOG_DEBUG("cpu sampler: %llu samples, %llu catch-up signals",
+    LOG_DEBUG("cpu sampler: %llu samples, %llu catch-up signals, %llu "
+              "deferred (re-entered)",
               (unsigned long long)atomic_load(&g_samples),
-              (unsigned long long)atomic_load(&g_nudges));
+              (unsigned long long)atomic_load(&g_nudges),
+              (unsigned long long)atomic_load(&g_deferred));
     if (g_fallback) {
         memset(&zero, 0, sizeof(zero));
         setitimer(ITIMER_PROF, &zero, NULL);
@@ -649,6 +681,11 @@ uint64_t sampler_threads(void)
     n = g_nthreads;
     pthread_mutex_unlock(&g_threads_lock);
     return n;
+}
+
+uint64_t sampler_deferred(void)
+{
+    return atomic_load(&g_deferred);
 }
 
 uint64_t sampler_samples(void)

@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../common/tls.h"
 #include "ring.h"
@@ -116,6 +117,55 @@ hook_ring_put(hook_ring *h, uint16_t type, int64_t v0, int64_t v1,
         if (unwind)
             c->s.nnative =
                 (uint16_t)sampler_backtrace(c->s.words, RING_MAX_WORDS, 1);
+        ring_publish(r, c);
+    }
+    atomic_fetch_sub(&h->inflight, 1);
+    return c != NULL;
+}
+
+/*
+ * Capture the caller's stack into `words` now and publish it later: for a
+ * hook that must not unwind at the moment it records (the lock hook holds
+ * the host's lock by then).  Counts as a writer while it unwinds, so fork
+ * never clones a thread that is inside the unwinder; skips while paused.
+ * Same inlining rule as hook_ring_put.  The caller raises the guard.
+ * @return the number of frames, or -1 if detached or paused.
+ */
+static inline __attribute__((always_inline)) int
+hook_ring_capture(hook_ring *h, uint64_t *words, int max)
+{
+    int n = -1;
+
+    atomic_fetch_add(&h->inflight, 1);
+    if (atomic_load(&h->ring) && !atomic_load(&h->paused))
+        n = sampler_backtrace(words, max, 1);
+    atomic_fetch_sub(&h->inflight, 1);
+    return n;
+}
+
+/* Publish a stack captured earlier; no unwinding, no lock, no allocation.
+ * @return 1 if published, 0 if detached, paused or the ring is full. */
+static inline int hook_ring_put_words(hook_ring *h, uint16_t type, int64_t v0,
+                                      int64_t v1, uint64_t addr,
+                                      const uint64_t *words, int n)
+{
+    ring_cell *c = NULL;
+    ring *r;
+
+    atomic_fetch_add(&h->inflight, 1);
+    r = atomic_load(&h->ring);
+    if (r && !atomic_load(&h->paused))
+        c = ring_claim(r);
+    if (c) {
+        c->s.type = type;
+        c->s.flags = 0;
+        c->s.nlang = 0;
+        c->s.tagset = pyroscope__tls.tagset;
+        c->s.values[0] = v0;
+        c->s.values[1] = v1;
+        c->s.addr = addr;
+        c->s.nnative = (uint16_t)n;
+        memcpy(c->s.words, words, (size_t)n * sizeof(words[0]));
         ring_publish(r, c);
     }
     atomic_fetch_sub(&h->inflight, 1);

@@ -96,33 +96,64 @@ static int chosen(uint64_t t0, const void *l)
            hash_u64(t0 ^ (uintptr_t)l) % (uint64_t)g_rate == 0;
 }
 
+/* Wait for the lock until `deadline` (CLOCK_MONOTONIC) at most. */
+static int do_clocklock(int kind, void *l, const struct timespec *deadline)
+{
+    if (kind == LOCK_MUTEX)
+        return pthread_mutex_clocklock(l, CLOCK_MONOTONIC, deadline);
+    if (kind == LOCK_RD)
+        return pthread_rwlock_clockrdlock(l, CLOCK_MONOTONIC, deadline);
+    return pthread_rwlock_clockwrlock(l, CLOCK_MONOTONIC, deadline);
+}
+
+static struct timespec mono_ts(uint64_t ns)
+{
+    struct timespec ts;
+
+    ts.tv_sec = (time_t)(ns / 1000000000ull);
+    ts.tv_nsec = (long)(ns % 1000000000ull);
+    return ts;
+}
+
 /*
- * Only a busy lock costs more than one trylock: the wait around the real
- * lock is timed, and a long enough wait is recorded, scaled by the rate.
- * Any trylock result but EBUSY (success, EOWNERDEAD on a robust mutex,
- * EAGAIN, EINVAL) is already what the lock call would have returned.
+ * Only a busy lock costs more than one trylock.  A chosen contention first
+ * waits up to the threshold; a wait that reaches it will be recorded, so
+ * its stack is captured then, before the lock is ours: unwinding while
+ * holding the host's lock would make every lock the unwinder takes (its
+ * cache, the loader's) nest inside it (docs/internals/locks.md).  Then it
+ * waits for good, and the whole wait is recorded, scaled by the rate.
+ * Any trylock or timed-wait result but EBUSY or ETIMEDOUT (success,
+ * EOWNERDEAD on a robust mutex, EDEADLK, EAGAIN, EINVAL) is already what
+ * the lock call would have returned.
  */
 static inline __attribute__((always_inline)) int lock_profiled(int kind,
                                                               void *l)
 {
-    tls_state *t = &pyroscope__tls;
+    uint64_t words[RING_MAX_WORDS];
+    struct timespec deadline;
     uint64_t t0, wait;
-    int rc;
+    int rc, n;
 
-    if (t->hook_depth > 0)
+    if (tls_guard_up())
         return do_lock(kind, l);
     rc = do_trylock(kind, l);
     if (rc != EBUSY)
         return rc;
     t0 = time_mono_ns();
+    if (!chosen(t0, l))
+        return do_lock(kind, l);
+    deadline = mono_ts(t0 + (uint64_t)g_threshold_ns);
+    rc = do_clocklock(kind, l, &deadline);
+    if (rc != ETIMEDOUT)
+        return rc;
+    tls_guard_raise();
+    n = hook_ring_capture(&g_hr, words, RING_MAX_WORDS);
+    tls_guard_lower();
     rc = do_lock(kind, l);
     wait = time_mono_ns() - t0;
-    if ((int64_t)wait < g_threshold_ns || !chosen(t0, l))
-        return rc;
-    t->hook_depth++;
-    hook_ring_put(&g_hr, SAMPLE_LOCK, g_rate, (int64_t)wait * g_rate,
-                  (uintptr_t)l, 1);
-    t->hook_depth--;
+    if (n >= 0)
+        hook_ring_put_words(&g_hr, SAMPLE_LOCK, g_rate, (int64_t)wait * g_rate,
+                            (uintptr_t)l, words, n);
     return rc;
 }
 

@@ -30,6 +30,9 @@ void sampler_set_provider(const pyroscope_frame_provider *p);
 const pyroscope_frame_provider *sampler_provider(void);
 uint64_t sampler_threads(void);
 uint64_t sampler_samples(void);
+/* Signals that arrived while the thread was inside our own code (the
+ * re-entrancy guard was up) and so took no sample. */
+uint64_t sampler_deferred(void);
 /* Time spent inside the signal handler since start, in ns. */
 uint64_t sampler_handler_ns(void);
 int sampler_signal(void);

@@ -250,11 +250,12 @@ int elfsyms_line(elfsyms *e, uint64_t pc, const char **file, int *line)
     return dwarf_lines_lookup(o->lines, pc - o->bias, file, line);
 }
 
-void elfsyms_prewarm(elfsyms *e)
+void elfsyms_prewarm(elfsyms *e, const int *stop)
 {
     size_t i;
 
-    for (i = 0; i < e->nobjs; i++)
+    for (i = 0; i < e->nobjs && !__atomic_load_n(stop, __ATOMIC_RELAXED);
+         i++)
         if (!e->objs[i].loaded)
             load(&e->objs[i]);
 }

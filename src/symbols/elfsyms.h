@@ -18,6 +18,8 @@ const char *elfsyms_lookup(elfsyms *e, uint64_t pc);
 int elfsyms_line(elfsyms *e, uint64_t pc, const char **file, int *line);
 /* Read the symbol tables of every loaded object now rather than on first
  * lookup (keeps the first export short). */
-void elfsyms_prewarm(elfsyms *e);
+/* Stops early once *stop is non-zero (the profiler is stopping: a
+ * short-lived process must not wait for every library's tables). */
+void elfsyms_prewarm(elfsyms *e, const int *stop);
 
 #endif

@@ -231,10 +231,10 @@ const char *symbols_function(symbols *s, uint64_t pc)
     return name;
 }
 
-void symbols_prewarm(symbols *s)
+void symbols_prewarm(symbols *s, const int *stop)
 {
     if (s->elf)
-        elfsyms_prewarm(s->elf);
+        elfsyms_prewarm(s->elf, stop);
 }
 
 int symbols_line(symbols *s, uint64_t pc, const char **file, int *line)

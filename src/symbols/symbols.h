@@ -30,6 +30,6 @@ const char *symbols_function(symbols *s, uint64_t pc);
  * until symbols_free(). */
 int symbols_line(symbols *s, uint64_t pc, const char **file, int *line);
 /* Load symbol tables up front; called on the collector thread. */
-void symbols_prewarm(symbols *s);
+void symbols_prewarm(symbols *s, const int *stop); /* see elfsyms.h */
 
 #endif
