@@ -54,10 +54,15 @@ typedef enum pyroscope_error {
 enum pyroscope_profile_type {
     PYROSCOPE_PROFILE_CPU = 1u << 0,   /* on-CPU samples of every thread */
     PYROSCOPE_PROFILE_HEAP = 1u << 1,  /* sampled malloc/free */
-    PYROSCOPE_PROFILE_LOCK = 1u << 2,  /* pthread mutex/rwlock contention */
+    /* Lock contention as Go's mutex profile: the delay waiters spent on a
+     * pthread mutex/rwlock, charged to the holder's stack at unlock. */
+    PYROSCOPE_PROFILE_LOCK = 1u << 2,
     /* CPU profiles made only of pyroscope_add_sample() samples: no timers
      * and no signal (bindings whose engine samples itself, e.g. V8). */
-    PYROSCOPE_PROFILE_CPU_EXTERNAL = 1u << 3
+    PYROSCOPE_PROFILE_CPU_EXTERNAL = 1u << 3,
+    /* Go's block profile: time a thread waited for a mutex/rwlock or in a
+     * condition wait, on the waiter's stack.  Added in 0.2. */
+    PYROSCOPE_PROFILE_BLOCK = 1u << 4
 };
 
 /* Log levels, most severe first. */
@@ -335,7 +340,7 @@ PYROSCOPE_EXTERN int pyroscope_set_frame_provider(
  * @param frames  leaf first
  * @param values  CPU: {sample count} (each worth 1e9/sample_rate ns);
  *                HEAP: {alloc objects, alloc bytes, inuse objects, inuse bytes};
- *                LOCK: {contentions, delay ns}
+ *                LOCK, BLOCK: {contentions, delay ns}
  * @param tags    tags of this sample, or NULL for the calling thread's scope
  * @return 0; PYROSCOPE_EINVAL; PYROSCOPE_ESTATE if `p` is stopping.
  * Thread-safe; not async-signal-safe.
