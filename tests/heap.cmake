@@ -18,8 +18,10 @@ add_test(NAME heap_off COMMAND test_heap off)
 add_test(NAME heap_fork COMMAND test_heap fork)
 add_test(NAME heap_split_shared COMMAND test_heap_shared split)
 add_test(NAME lock_split COMMAND test_lock split)
+add_test(NAME lock_holder COMMAND test_lock holder)
+add_test(NAME lock_cond COMMAND test_lock cond)
 add_test(NAME lock_off COMMAND test_lock off)
 
 set_tests_properties(heap_split heap_inuse heap_off heap_fork
-  heap_split_shared lock_split lock_off PROPERTIES TIMEOUT 120
+  heap_split_shared lock_split lock_holder lock_cond lock_off PROPERTIES TIMEOUT 120
   SKIP_RETURN_CODE 77)

@@ -119,7 +119,8 @@ hook_backtrace(uint64_t *words, int max, const void *leaf)
         skip++;
     for (i = skip; i < n; i++)
         words[1 + i - skip] = words[1 + i];
-    words[0] = (uint64_t)(uintptr_t)leaf;
+    /* +1: stacks of hooks are symbolized like return addresses (pc - 1). */
+    words[0] = (uint64_t)(uintptr_t)leaf + 1;
     return 1 + n - skip;
 }
 
