@@ -127,6 +127,9 @@ static pyroscope *start(const char *what)
     cfg.profile_types = PYROSCOPE_PROFILE_CPU;
     if (!strcmp(what, "heap"))
         cfg.profile_types |= PYROSCOPE_PROFILE_HEAP;
+    /* To tell the per-call cost from the per-sample cost. */
+    if (getenv("BENCH_HEAP_INTERVAL"))
+        cfg.heap_sample_interval = (size_t)atoll(getenv("BENCH_HEAP_INTERVAL"));
     if (pyroscope_start(&p, &cfg) != 0) {
         fprintf(stderr, "start: %s\n", pyroscope_last_error());
         exit(1);
