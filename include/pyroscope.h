@@ -353,6 +353,25 @@ PYROSCOPE_EXTERN int pyroscope_add_sample(pyroscope *p, unsigned int type,
                                           const pyroscope_tag *tags,
                                           size_t tags_count);
 
+/*
+ * Heap samples for a library that is dlopen'ed (every language binding):
+ * its malloc hooks then come after libc's malloc and are never called, so
+ * a binding reports allocations it sees through its runtime's own
+ * allocator hooks (PyMem_SetAllocator, ...).  Each call costs a
+ * thread-local countdown; about one allocation per heap_sample_interval
+ * bytes is sampled, with the caller's native stack, and weighted exactly
+ * like the malloc hooks' samples.  Report every free of a reported block
+ * (pyroscope_heap_free, before the block is released) so in-use values
+ * stay right.  Both do nothing unless heap profiling runs, and nothing
+ * when the malloc hooks are interposed (LD_PRELOAD, or linked into the
+ * executable), where malloc already sees the allocation.
+ * Thread-safe, never allocates; not async-signal-safe.  Added in 0.2.
+ */
+PYROSCOPE_EXTERN void pyroscope_heap_alloc(void *ptr, size_t size);
+PYROSCOPE_EXTERN void pyroscope_heap_free(void *ptr);
+/* 1 if the malloc hooks see this process's malloc calls, else 0. */
+PYROSCOPE_EXTERN int pyroscope_heap_interposed(void);
+
 /* Counters for health checks and tests. */
 typedef struct pyroscope_stats {
     uint64_t samples;         /* CPU signals recorded */

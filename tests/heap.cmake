@@ -27,3 +27,12 @@ add_test(NAME lock_off COMMAND test_lock off)
 set_tests_properties(heap_split heap_inuse heap_total heap_burst heap_off heap_fork
   heap_split_shared lock_split lock_holder lock_cond lock_off PROPERTIES TIMEOUT 120
   SKIP_RETURN_CODE 77)
+
+# A binding's view: the shared library dlopen'ed, allocations reported
+# through pyroscope_heap_alloc/free (the malloc hooks are not interposed).
+add_executable(test_heap_dlopen test_heap_dlopen.c)
+target_include_directories(test_heap_dlopen PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(test_heap_dlopen PRIVATE ${CMAKE_DL_LIBS} m)
+add_dependencies(test_heap_dlopen pyroscope)
+add_test(NAME heap_dlopen COMMAND test_heap_dlopen $<TARGET_FILE:pyroscope>)
+set_tests_properties(heap_dlopen PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)

@@ -1,6 +1,8 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+/* Defines them: no versioned references here (common/util.h). */
+#define PYROSCOPE_DEFINES_COND_HOOKS 1
 #include "lock_hooks.h"
 
 #include <dlfcn.h>

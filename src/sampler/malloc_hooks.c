@@ -1,3 +1,6 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "malloc_hooks.h"
 
 #include <dlfcn.h>
@@ -712,6 +715,48 @@ EXPORT HOOK_TEXT void *pvalloc(size_t n)
     return CALL(pvalloc)(n);
 }
 
+/* ---- reported by a binding (the library is dlopen'ed) ---- */
+
+EXPORT void pyroscope_heap_alloc(void *p, size_t n);
+
+static int g_interposed = -1;
+
+/* Our own malloc: `malloc` itself would name the first definition in the
+ * global scope, which is libc's when we are dlopen'ed. */
+extern void *malloc_hooks_own_malloc(size_t n)
+    __attribute__((alias("malloc"), visibility("hidden"), copy(malloc)));
+
+/* Does the process's malloc reach ours?  Looked up once, not in a hook. */
+int malloc_hooks_interposed(void)
+{
+    if (g_interposed < 0)
+        g_interposed =
+            dlsym(RTLD_DEFAULT, "malloc") == (void *)malloc_hooks_own_malloc;
+    return g_interposed;
+}
+
+static HOOK_TEXT NOINLINE void reported_sampled(void *p, size_t n)
+{
+    sample_alloc(p, n, (const void *)pyroscope_heap_alloc);
+}
+
+EXPORT HOOK_TEXT void pyroscope_heap_alloc(void *p, size_t n)
+{
+    if (!p || g_interposed != 0 ||
+        atomic_load_explicit(&g_hot.mode, memory_order_acquire) != HOOK_ON)
+        return;
+    if (count_down(n))
+        reported_sampled(p, n);
+}
+
+EXPORT void pyroscope_heap_free(void *p)
+{
+    if (!p || g_interposed != 0 ||
+        atomic_load_explicit(&g_hot.mode, memory_order_acquire) != HOOK_ON)
+        return;
+    note_free(p);
+}
+
 /* ---- switching ---- */
 
 static void wait_resolved(void)
@@ -723,6 +768,7 @@ static void wait_resolved(void)
 void malloc_hooks_enable(ring *r, size_t interval)
 {
     wait_resolved();
+    malloc_hooks_interposed();
     set_clear();
     atomic_store(&g_interval, interval ? interval : 512 * 1024);
     atomic_fetch_add(&g_rng, hash_u64((uintptr_t)&interval ^ (uintptr_t)r));
@@ -766,6 +812,22 @@ void malloc_hooks_atfork_child(void)
 
 #else /* sanitizer build: see hook_ring.h */
 
+void pyroscope_heap_alloc(void *p, size_t n)
+{
+    (void)p;
+    (void)n;
+}
+
+void pyroscope_heap_free(void *p)
+{
+    (void)p;
+}
+
+int malloc_hooks_interposed(void)
+{
+    return 0;
+}
+
 void malloc_hooks_lost(int64_t *bytes, int64_t *objects)
 {
     *bytes = *objects = 0;
@@ -800,4 +862,9 @@ uint64_t malloc_hooks_set_full(void)
 int malloc_hooks_available(void)
 {
     return HOOKS_INTERPOSE;
+}
+
+int pyroscope_heap_interposed(void)
+{
+    return malloc_hooks_interposed();
 }
