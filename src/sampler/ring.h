@@ -30,7 +30,7 @@ typedef struct ring_sample {
     uint16_t nnative; /* native pcs after the language words */
     uint16_t flags;
     uint64_t tagset;
-    int64_t values[2]; /* CPU: {weight}; HEAP: {size, 0}; LOCK, BLOCK: {n, ns} */
+    int64_t values[2]; /* CPU {weight}, HEAP {size, 0}, LOCK/BLOCK {n, ns} */
     uint64_t addr;     /* HEAP: block address */
     uint64_t words[RING_MAX_WORDS];
 } ring_sample;
