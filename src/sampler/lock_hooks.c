@@ -302,15 +302,17 @@ static HOOK_TEXT NOINLINE int lock_contended(int kind, void *l)
     lw_entry *e = NULL;
     int n = 0, rc;
 
+    /* The holder is charged from the moment the lock was found busy; the
+     * waiter's own wait starts after our unwinding. */
     t0 = time_mono_ns();
+    if (g_holder_on)
+        slot = lw_enter(l, t0, &e);
     if (g_block_on && chosen(t0, l)) {
         pyroscope__tls.hook_depth++;
         n = hook_backtrace(stack, LOCK_STACK_WORDS, lock_leaf(kind));
         pyroscope__tls.hook_depth--;
         t0 = time_mono_ns();
     }
-    if (g_holder_on)
-        slot = lw_enter(l, t0, &e);
     rc = do_lock(kind, l);
     wait = time_mono_ns() - t0;
     if (slot)
