@@ -54,10 +54,15 @@ typedef enum pyroscope_error {
 enum pyroscope_profile_type {
     PYROSCOPE_PROFILE_CPU = 1u << 0,   /* on-CPU samples of every thread */
     PYROSCOPE_PROFILE_HEAP = 1u << 1,  /* sampled malloc/free */
-    PYROSCOPE_PROFILE_LOCK = 1u << 2,  /* pthread mutex/rwlock contention */
+    /* Lock contention as Go's mutex profile: the delay waiters spent on a
+     * pthread mutex/rwlock, charged to the holder's stack at unlock. */
+    PYROSCOPE_PROFILE_LOCK = 1u << 2,
     /* CPU profiles made only of pyroscope_add_sample() samples: no timers
      * and no signal (bindings whose engine samples itself, e.g. V8). */
-    PYROSCOPE_PROFILE_CPU_EXTERNAL = 1u << 3
+    PYROSCOPE_PROFILE_CPU_EXTERNAL = 1u << 3,
+    /* Go's block profile: time a thread waited for a mutex/rwlock or in a
+     * condition wait, on the waiter's stack.  Added in 0.2. */
+    PYROSCOPE_PROFILE_BLOCK = 1u << 4
 };
 
 /* Log levels, most severe first. */
@@ -343,7 +348,7 @@ PYROSCOPE_EXTERN int pyroscope_set_frame_provider(
  * @param frames  leaf first
  * @param values  CPU: {sample count} (each worth 1e9/sample_rate ns);
  *                HEAP: {alloc objects, alloc bytes, inuse objects, inuse bytes};
- *                LOCK: {contentions, delay ns}
+ *                LOCK, BLOCK: {contentions, delay ns}
  * @param tags    tags of this sample, or NULL for the calling thread's scope
  * @return 0; PYROSCOPE_EINVAL; PYROSCOPE_ESTATE if `p` is stopping.
  * Thread-safe; not async-signal-safe.
@@ -376,6 +381,25 @@ PYROSCOPE_EXTERN int pyroscope_add_sample(pyroscope *p, unsigned int type,
 PYROSCOPE_EXTERN int pyroscope_span_begin(uint64_t span_id, const char *name);
 /* End the span begun last on this thread; extra calls are ignored. */
 PYROSCOPE_EXTERN void pyroscope_span_end(void);
+
+/*
+ * Heap samples for a library that is dlopen'ed (every language binding):
+ * its malloc hooks then come after libc's malloc and are never called, so
+ * a binding reports allocations it sees through its runtime's own
+ * allocator hooks (PyMem_SetAllocator, ...).  Each call costs a
+ * thread-local countdown; about one allocation per heap_sample_interval
+ * bytes is sampled, with the caller's native stack, and weighted exactly
+ * like the malloc hooks' samples.  Report every free of a reported block
+ * (pyroscope_heap_free, before the block is released) so in-use values
+ * stay right.  Both do nothing unless heap profiling runs, and nothing
+ * when the malloc hooks are interposed (LD_PRELOAD, or linked into the
+ * executable), where malloc already sees the allocation.
+ * Thread-safe, never allocates; not async-signal-safe.  Added in 0.2.
+ */
+PYROSCOPE_EXTERN void pyroscope_heap_alloc(void *ptr, size_t size);
+PYROSCOPE_EXTERN void pyroscope_heap_free(void *ptr);
+/* 1 if the malloc hooks see this process's malloc calls, else 0. */
+PYROSCOPE_EXTERN int pyroscope_heap_interposed(void);
 
 /* Counters for health checks and tests. */
 typedef struct pyroscope_stats {

@@ -89,6 +89,7 @@ static int check_sample(unsigned int type, size_t nframes, size_t nvalues,
                    type == PYROSCOPE_PROFILE_CPU_EXTERNAL) ? 1
                   : type == PYROSCOPE_PROFILE_HEAP ? 4
                   : type == PYROSCOPE_PROFILE_LOCK ? 2
+                  : type == PYROSCOPE_PROFILE_BLOCK ? 2
                                                    : 0;
 
     if (!want)
@@ -127,6 +128,7 @@ int pyroscope_add_sample(pyroscope *p, unsigned int type,
     stype = (type == PYROSCOPE_PROFILE_CPU ||
              type == PYROSCOPE_PROFILE_CPU_EXTERNAL) ? SAMPLE_CPU
             : type == PYROSCOPE_PROFILE_HEAP ? SAMPLE_HEAP_ALLOC
+            : type == PYROSCOPE_PROFILE_BLOCK ? SAMPLE_BLOCK
                                              : SAMPLE_LOCK;
     memcpy(v, values, values_count * sizeof(*values));
     if (stype == SAMPLE_CPU)

@@ -25,7 +25,7 @@ static void add_cpu(pyroscope *p, const ring_sample *s)
 
 static void add_lock(pyroscope *p, const ring_sample *s)
 {
-    window_add(&p->win, SAMPLE_LOCK, s->flags, s->tagset, s->words, s->nlang,
+    window_add(&p->win, s->type, s->flags, s->tagset, s->words, s->nlang,
                s->nnative, s->values, 2);
     p->lock_samples++;
 }
@@ -42,6 +42,7 @@ static void drain(pyroscope *p)
             add_cpu(p, s);
             break;
         case SAMPLE_LOCK:
+        case SAMPLE_BLOCK:
             add_lock(p, s);
             break;
         case SAMPLE_HEAP_ALLOC:
@@ -53,6 +54,7 @@ static void drain(pyroscope *p)
         }
         ring_consume(&p->ring);
     }
+    heap_add_lost(p);
     pthread_mutex_unlock(&p->lock);
 }
 

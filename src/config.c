@@ -145,7 +145,8 @@ long config_parse_profile_types(const char *s)
                  {"alloc", PYROSCOPE_PROFILE_HEAP},
                  {"memory", PYROSCOPE_PROFILE_HEAP},
                  {"lock", PYROSCOPE_PROFILE_LOCK},
-                 {"mutex", PYROSCOPE_PROFILE_LOCK}};
+                 {"mutex", PYROSCOPE_PROFILE_LOCK},
+                 {"block", PYROSCOPE_PROFILE_BLOCK}};
     long bits = 0;
     const char *p = s;
     size_t i;
@@ -532,9 +533,9 @@ static int validate(const config *c)
         return error_set(PYROSCOPE_EINVAL,
                          "upload_interval_ms %d below the minimum of 100",
                          k->upload_interval_ms);
-    if (k->profile_types & ~15u)
+    if (k->profile_types & ~31u)
         return error_set(PYROSCOPE_EINVAL, "unknown profile type bits 0x%x",
-                         k->profile_types & ~15u);
+                         k->profile_types & ~31u);
     if (k->log_level < PYROSCOPE_LOG_OFF || k->log_level > PYROSCOPE_LOG_DEBUG)
         return error_set(PYROSCOPE_EINVAL, "log_level %d out of range",
                          k->log_level);

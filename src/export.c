@@ -39,6 +39,9 @@ static const kind KINDS[] = {
     {SAMPLE_LOCK, "mutex", "mutex", "lock_samples", "sum",
      {{"contentions", "count"}, {"delay", "nanoseconds"}}, 2,
      {"contentions", "count"}},
+    {SAMPLE_BLOCK, "block", "block", "lock_samples", "sum",
+     {{"contentions", "count"}, {"delay", "nanoseconds"}}, 2,
+     {"contentions", "count"}},
 };
 
 static int64_t period_of(const pyroscope *p, const kind *k)

@@ -6,6 +6,7 @@
 
 #include "common/map.h"
 #include "common/util.h"
+#include "sampler/malloc_hooks.h"
 
 typedef struct live_block {
     uint64_t addr;
@@ -126,4 +127,21 @@ void heap_atfork_child(void)
     g_live = NULL;
     g_n = g_cap = 0;
     map_init(&g_index);
+}
+
+/*
+ * Samples the hooks could not record (ring or sampled-address set full)
+ * still count in alloc_*: under one "[lost]" frame, so the totals stay
+ * unbiased even when their stacks are gone.
+ */
+void heap_add_lost(pyroscope *p)
+{
+    int64_t v[4] = {0, 0, 0, 0};
+    uint64_t words[2] = {0, 0};
+
+    malloc_hooks_lost(&v[1], &v[0]);
+    if (!v[0] && !v[1])
+        return;
+    words[0] = frames_intern(&p->frames, "[lost]", NULL, 0);
+    window_add(&p->win, SAMPLE_HEAP_ALLOC, STACK_NAMED, 0, words, 1, 0, v, 4);
 }

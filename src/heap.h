@@ -14,6 +14,8 @@ void heap_add_inuse(pyroscope *p, window *w);
 /* Forget every live block (stop, fork child). */
 void heap_reset(void);
 size_t heap_live_blocks(void);
+/* Add the estimate of samples the hooks lost to the window (p->lock held). */
+void heap_add_lost(pyroscope *p);
 /* Child after fork: forget the table without freeing (it may be mid-update). */
 void heap_atfork_child(void);
 

@@ -49,12 +49,16 @@ void hooks_enable(pyroscope *p, ring *r)
     if ((c->profile_types & PYROSCOPE_PROFILE_HEAP) &&
         !malloc_hooks_available())
         LOG_WARN("heap profiling is not available in sanitizer builds");
-    if ((c->profile_types & PYROSCOPE_PROFILE_LOCK) && !lock_hooks_available())
+    if ((c->profile_types &
+         (PYROSCOPE_PROFILE_LOCK | PYROSCOPE_PROFILE_BLOCK)) &&
+        !lock_hooks_available())
         LOG_WARN("lock profiling is not available in sanitizer builds");
     if (c->profile_types & PYROSCOPE_PROFILE_HEAP)
         malloc_hooks_enable(r, c->heap_sample_interval);
-    if (c->profile_types & PYROSCOPE_PROFILE_LOCK)
-        lock_hooks_enable(r, c->lock_threshold_ns, c->lock_sample_rate);
+    if (c->profile_types & (PYROSCOPE_PROFILE_LOCK | PYROSCOPE_PROFILE_BLOCK))
+        lock_hooks_enable(r, c->lock_threshold_ns, c->lock_sample_rate,
+                          !!(c->profile_types & PYROSCOPE_PROFILE_LOCK),
+                          !!(c->profile_types & PYROSCOPE_PROFILE_BLOCK));
 }
 
 void hooks_disable(void)

@@ -14,12 +14,25 @@ target_link_libraries(test_heap_shared PRIVATE pyroscope
 
 add_test(NAME heap_split COMMAND test_heap split)
 add_test(NAME heap_inuse COMMAND test_heap inuse)
+add_test(NAME heap_total COMMAND test_heap total)
+add_test(NAME heap_burst COMMAND test_heap burst)
 add_test(NAME heap_off COMMAND test_heap off)
 add_test(NAME heap_fork COMMAND test_heap fork)
 add_test(NAME heap_split_shared COMMAND test_heap_shared split)
 add_test(NAME lock_split COMMAND test_lock split)
+add_test(NAME lock_holder COMMAND test_lock holder)
+add_test(NAME lock_cond COMMAND test_lock cond)
 add_test(NAME lock_off COMMAND test_lock off)
 
-set_tests_properties(heap_split heap_inuse heap_off heap_fork
-  heap_split_shared lock_split lock_off PROPERTIES TIMEOUT 120
+set_tests_properties(heap_split heap_inuse heap_total heap_burst heap_off heap_fork
+  heap_split_shared lock_split lock_holder lock_cond lock_off PROPERTIES TIMEOUT 120
   SKIP_RETURN_CODE 77)
+
+# A binding's view: the shared library dlopen'ed, allocations reported
+# through pyroscope_heap_alloc/free (the malloc hooks are not interposed).
+add_executable(test_heap_dlopen test_heap_dlopen.c)
+target_include_directories(test_heap_dlopen PRIVATE ${PROJECT_SOURCE_DIR}/include)
+target_link_libraries(test_heap_dlopen PRIVATE ${CMAKE_DL_LIBS} m)
+add_dependencies(test_heap_dlopen pyroscope)
+add_test(NAME heap_dlopen COMMAND test_heap_dlopen $<TARGET_FILE:pyroscope>)
+set_tests_properties(heap_dlopen PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)

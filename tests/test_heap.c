@@ -5,10 +5,15 @@
  *                     alloc_space splits 75/25 within 3 points
  *   test_heap inuse   keep_alpha keeps a quarter of what it allocates live:
  *                     inuse_space matches it within 15%, churn_beta ~0
+ *   test_heap total   at the default 512 KiB mean, two threads allocate
+ *                     ~6 GiB in sizes from 16 B to 2 MiB: estimated
+ *                     alloc_space within 5% of the bytes really
+ *                     allocated, alloc_objects within 10% of the count
  *   test_heap off     heap profiling off: no memory profile, no samples
  *   test_heap fork    children of a heap-profiled process never deadlock
  *                     in malloc
  */
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -70,6 +75,8 @@ __attribute__((noinline)) void *churn_beta(size_t n)
 
 static char *g_dir;
 
+static size_t g_interval = INTERVAL;
+
 static pyroscope *start(const char *name, unsigned types)
 {
     static char url[512];
@@ -82,7 +89,7 @@ static pyroscope *start(const char *name, unsigned types)
     cfg.server_address = url;
     cfg.upload_interval_ms = 60000;
     cfg.profile_types = types;
-    cfg.heap_sample_interval = INTERVAL;
+    cfg.heap_sample_interval = g_interval;
     ASSERT_EQ(pyroscope_start(&p, &cfg), 0);
     return p;
 }
@@ -107,7 +114,7 @@ static void check_types(const pb_profile *prof)
     ASSERT_EQ(pb_type_index(prof, "alloc_space"), 1);
     ASSERT_EQ(pb_type_index(prof, "inuse_objects"), 2);
     ASSERT_EQ(pb_type_index(prof, "inuse_space"), 3);
-    ASSERT_EQ(prof->period, INTERVAL);
+    ASSERT_EQ(prof->period, g_interval ? g_interval : 512 * 1024);
 }
 
 /* Sum value `vi` of samples containing `fn` over every memory profile. */
@@ -219,6 +226,126 @@ static int test_inuse(void)
     return 0;
 }
 
+/* ---- the estimator over a long run at the default mean ---- */
+
+#define TOTAL_THREADS 2
+
+static int g_burst; /* no pauses: the ring overflows, samples are lost */
+
+typedef struct total_job {
+    uint64_t rng;
+    int64_t bytes, objects;
+    double var_bytes, var_objects; /* of the estimator, for these sizes */
+} total_job;
+
+__attribute__((noinline)) void *alloc_total(size_t n)
+{
+    void *p = malloc(n);
+
+    g_sink = p;
+    return p;
+}
+
+/* 60% of the calls 16..271 B, 30% 1..17 KiB, 9% 64..320 KiB, 1% up to
+ * 2 MiB: most of the count is small, most of the bytes large, and sizes
+ * on both sides of the 512 KiB mean. */
+static size_t total_size(uint64_t *x)
+{
+    uint64_t r;
+
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    r = *x;
+    switch (r % 100) {
+    case 0:
+        return 512 * 1024 + (size_t)((r >> 8) % (1536 * 1024));
+    case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 8: case 9:
+        return 64 * 1024 + (size_t)((r >> 8) % (256 * 1024));
+    default:
+        if (r % 100 < 40)
+            return 1024 + (size_t)((r >> 8) % 16384);
+        return 16 + (size_t)((r >> 8) % 256);
+    }
+}
+
+static void *total_thread(void *arg)
+{
+    total_job *j = arg;
+    long i = 0;
+
+    while (j->bytes < 3LL * 1024 * MB) {
+        size_t n = total_size(&j->rng);
+        double q = 1.0 - exp(-(double)n / (512.0 * 1024));
+        free(alloc_total(n));
+        j->bytes += (int64_t)n;
+        j->objects++;
+        /* A block kept with probability q and weighted 1/q contributes
+         * variance (1 - q) / q times its value squared. */
+        j->var_bytes += (double)n * (double)n * (1 - q) / q;
+        j->var_objects += (1 - q) / q;
+        if (++i % 256 == 0 && !g_burst)
+            usleep(200); /* let the collector keep up with the ring */
+    }
+    return NULL;
+}
+
+static int test_total(int burst)
+{
+    pyroscope *p;
+    total_job jobs[TOTAL_THREADS];
+    pthread_t t[TOTAL_THREADS];
+    int64_t bytes = 0, objects = 0, est_b, est_o, lost_b, lost_o;
+    double sd_b = 0, sd_o = 0;
+    int i;
+
+    pyroscope_stats st;
+
+    g_burst = burst;
+    g_interval = 0; /* the default */
+    p = start("test_heap_total", PYROSCOPE_PROFILE_HEAP);
+    for (i = 0; i < TOTAL_THREADS; i++) {
+        jobs[i].rng = 0x9e3779b97f4a7c15ull * (uint64_t)(i + 1);
+        jobs[i].bytes = jobs[i].objects = 0;
+        jobs[i].var_bytes = jobs[i].var_objects = 0;
+        pthread_create(&t[i], NULL, total_thread, &jobs[i]);
+    }
+    for (i = 0; i < TOTAL_THREADS; i++) {
+        pthread_join(t[i], NULL);
+        bytes += jobs[i].bytes;
+        objects += jobs[i].objects;
+        sd_b += jobs[i].var_bytes;
+        sd_o += jobs[i].var_objects;
+    }
+    sd_b = sqrt(sd_b);
+    sd_o = sqrt(sd_o);
+    ASSERT_EQ(pyroscope_flush(p, 5000), 0);
+    print_stats(p);
+    ASSERT_EQ(pyroscope_get_stats(p, &st), 0);
+    pyroscope_stop(p);
+    est_b = sum_all("alloc_total", 1);
+    est_o = sum_all("alloc_total", 0);
+    lost_b = sum_all("[lost]", 1);
+    lost_o = sum_all("[lost]", 0);
+    printf("alloc_space estimate %lld + lost %lld of %lld bytes: %.4f\n",
+           (long long)est_b, (long long)lost_b, (long long)bytes,
+           (double)(est_b + lost_b) / (double)bytes);
+    printf("alloc_objects estimate %lld + lost %lld of %lld: %.4f\n",
+           (long long)est_o, (long long)lost_o, (long long)objects,
+           (double)(est_o + lost_o) / (double)objects);
+    printf("standard deviation of the estimator: bytes %.4f, objects "
+           "%.4f (relative)\n", sd_b / (double)bytes, sd_o / (double)objects);
+    /* Unbiased: within 4 standard deviations; and within 5% for bytes
+     * (the sizes make sd about 1%). */
+    ASSERT_NEAR((double)(est_b + lost_b), (double)bytes, 4 * sd_b);
+    ASSERT_NEAR((double)(est_b + lost_b) / (double)bytes, 1.0, 0.05);
+    ASSERT_NEAR((double)(est_o + lost_o), (double)objects, 4 * sd_o);
+    /* Samples the full ring refused are still counted. */
+    ASSERT(st.samples_dropped == 0 || lost_b > 0);
+    TEST_OK("heap estimate within 5% of the bytes allocated");
+    return 0;
+}
+
 static int test_off(void)
 {
     pyroscope *p = start("test_heap_off",
@@ -317,6 +444,10 @@ int main(int argc, char **argv)
         return test_split();
     if (!strcmp(mode, "inuse"))
         return test_inuse();
+    if (!strcmp(mode, "total"))
+        return test_total(0);
+    if (!strcmp(mode, "burst"))
+        return test_total(1);
     if (!strcmp(mode, "off"))
         return test_off();
     if (!strcmp(mode, "fork"))

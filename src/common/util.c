@@ -1,5 +1,9 @@
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "util.h"
 
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,4 +225,44 @@ int random_bytes(void *out, size_t n)
         n -= (size_t)got;
     }
     return 0;
+}
+
+/* ---- condition waits of our own threads (see util.h) ---- */
+
+static void *cond_fn(const char *name)
+{
+    /* x86-64 and aarch64 names of the current pthread_cond_t ABI. */
+    void *f = dlvsym(RTLD_NEXT, name, "GLIBC_2.3.2");
+
+    if (!f)
+        f = dlvsym(RTLD_NEXT, name, "GLIBC_2.17");
+    return f ? f : dlsym(RTLD_NEXT, name);
+}
+
+int pyroscope__cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
+{
+    static int (*_Atomic fn)(pthread_cond_t *, pthread_mutex_t *);
+    int (*f)(pthread_cond_t *, pthread_mutex_t *) = fn;
+
+    if (!f) {
+        f = (int (*)(pthread_cond_t *, pthread_mutex_t *))cond_fn(
+            "pthread_cond_wait");
+        fn = f;
+    }
+    return f(c, m);
+}
+
+int pyroscope__cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+                              const struct timespec *abstime)
+{
+    typedef int (*timed_fn)(pthread_cond_t *, pthread_mutex_t *,
+                            const struct timespec *);
+    static timed_fn _Atomic fn;
+    timed_fn f = fn;
+
+    if (!f) {
+        f = (timed_fn)cond_fn("pthread_cond_timedwait");
+        fn = f;
+    }
+    return f(c, m, abstime);
 }

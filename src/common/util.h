@@ -24,6 +24,23 @@ char *buf_steal(buf *b, size_t *len);
 #include <pthread.h>
 #include <time.h>
 
+/*
+ * The library defines pthread_cond_wait/timedwait itself (block profile,
+ * src/sampler/lock_hooks.c).  Its own calls would be unversioned
+ * references resolved at run time: in a dlopen'ed copy (every binding)
+ * they can bind to glibc's old-ABI versions while pthread_cond_signal is
+ * the current one, and wakeups are lost.  So our own code waits through
+ * these, which call glibc's current version directly (and are not
+ * profiled: our waits are not the application's).
+ */
+int pyroscope__cond_wait(pthread_cond_t *c, pthread_mutex_t *m);
+int pyroscope__cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
+                              const struct timespec *abstime);
+#ifndef PYROSCOPE_DEFINES_COND_HOOKS
+#define pthread_cond_wait pyroscope__cond_wait
+#define pthread_cond_timedwait pyroscope__cond_timedwait
+#endif
+
 /* Reading of `clk` in ns, 0 on error; async-signal-safe. */
 uint64_t time_clock_ns(clockid_t clk);
 uint64_t time_now_ns(void);  /* CLOCK_REALTIME */

@@ -88,15 +88,54 @@ static inline void hook_ring_atfork_child(hook_ring *h)
 }
 
 /*
- * Write one sample; `unwind` captures the caller's stack.  Inlined so that
- * the frames to skip are: sampler_backtrace's caller (skip 1 = the hook
- * helper), leaving the public hook (malloc, pthread_mutex_lock) as the leaf.
- * The caller raises hook_depth: the unwinder may allocate or lock.
+ * Every function of the hooks that can be on the stack while a sample is
+ * taken lives in this section.  The captured stack drops the frames whose
+ * pc falls inside it, whatever inlining and tail calls the compiler chose
+ * (-O0 and -O2 differ), and starts with the public entry point instead.
+ */
+#define HOOK_TEXT __attribute__((section("pyroscope_hooks")))
+extern const char __start_pyroscope_hooks[]
+    __attribute__((visibility("hidden")));
+extern const char __stop_pyroscope_hooks[]
+    __attribute__((visibility("hidden")));
+
+static inline int hook_own_pc(uint64_t pc)
+{
+    return pc - (uintptr_t)__start_pyroscope_hooks <
+           (uintptr_t)__stop_pyroscope_hooks -
+               (uintptr_t)__start_pyroscope_hooks;
+}
+
+/*
+ * The caller's stack into words[], leaf first: `leaf` (the entry address
+ * of the public function: malloc, pthread_mutex_unlock...), then the
+ * application's frames.  Must be called from HOOK_TEXT code.
+ */
+static inline __attribute__((always_inline)) int
+hook_backtrace(uint64_t *words, int max, const void *leaf)
+{
+    int n = sampler_backtrace(words + 1, max - 1, 0), skip = 0, i;
+
+    while (skip < n && hook_own_pc(words[1 + skip]))
+        skip++;
+    for (i = skip; i < n; i++)
+        words[1 + i - skip] = words[1 + i];
+    /* +1: stacks of hooks are symbolized like return addresses (pc - 1). */
+    words[0] = (uint64_t)(uintptr_t)leaf + 1;
+    return 1 + n - skip;
+}
+
+/*
+ * Write one sample.  `stack`/`nstack` is a stack captured earlier
+ * (copied), else with `leaf` set the caller's stack is captured now
+ * (hook_backtrace), else the sample has no stack.  The caller raises
+ * hook_depth: the unwinder may allocate or lock.
  * @return 1 if published, 0 if detached, paused or the ring is full.
  */
 static inline __attribute__((always_inline)) int
 hook_ring_put(hook_ring *h, uint16_t type, int64_t v0, int64_t v1,
-              uint64_t addr, int unwind)
+              uint64_t addr, const void *leaf, const uint64_t *stack,
+              int nstack)
 {
     ring_cell *c = NULL;
     ring *r;
@@ -114,58 +153,15 @@ hook_ring_put(hook_ring *h, uint16_t type, int64_t v0, int64_t v1,
         c->s.values[1] = v1;
         c->s.addr = addr;
         c->s.nnative = 0;
-        if (unwind)
+        if (stack) {
+            int i;
+            for (i = 0; i < nstack && i < RING_MAX_WORDS; i++)
+                c->s.words[i] = stack[i];
+            c->s.nnative = (uint16_t)i;
+        } else if (leaf) {
             c->s.nnative =
-                (uint16_t)sampler_backtrace(c->s.words, RING_MAX_WORDS, 1);
-        ring_publish(r, c);
-    }
-    atomic_fetch_sub(&h->inflight, 1);
-    return c != NULL;
-}
-
-/*
- * Capture the caller's stack into `words` now and publish it later: for a
- * hook that must not unwind at the moment it records (the lock hook holds
- * the host's lock by then).  Counts as a writer while it unwinds, so fork
- * never clones a thread that is inside the unwinder; skips while paused.
- * Same inlining rule as hook_ring_put.  The caller raises the guard.
- * @return the number of frames, or -1 if detached or paused.
- */
-static inline __attribute__((always_inline)) int
-hook_ring_capture(hook_ring *h, uint64_t *words, int max)
-{
-    int n = -1;
-
-    atomic_fetch_add(&h->inflight, 1);
-    if (atomic_load(&h->ring) && !atomic_load(&h->paused))
-        n = sampler_backtrace(words, max, 1);
-    atomic_fetch_sub(&h->inflight, 1);
-    return n;
-}
-
-/* Publish a stack captured earlier; no unwinding, no lock, no allocation.
- * @return 1 if published, 0 if detached, paused or the ring is full. */
-static inline int hook_ring_put_words(hook_ring *h, uint16_t type, int64_t v0,
-                                      int64_t v1, uint64_t addr,
-                                      const uint64_t *words, int n)
-{
-    ring_cell *c = NULL;
-    ring *r;
-
-    atomic_fetch_add(&h->inflight, 1);
-    r = atomic_load(&h->ring);
-    if (r && !atomic_load(&h->paused))
-        c = ring_claim(r);
-    if (c) {
-        c->s.type = type;
-        c->s.flags = 0;
-        c->s.nlang = 0;
-        c->s.tagset = pyroscope__tls.tagset;
-        c->s.values[0] = v0;
-        c->s.values[1] = v1;
-        c->s.addr = addr;
-        c->s.nnative = (uint16_t)n;
-        memcpy(c->s.words, words, (size_t)n * sizeof(words[0]));
+                (uint16_t)hook_backtrace(c->s.words, RING_MAX_WORDS, leaf);
+        }
         ring_publish(r, c);
     }
     atomic_fetch_sub(&h->inflight, 1);

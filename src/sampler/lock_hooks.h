@@ -1,6 +1,7 @@
 /*
- * Lock-contention profiling: the library defines pthread_mutex_lock and
- * pthread_rwlock_rdlock/wrlock and forwards them to the next definition.
+ * Lock-contention profiling: the library defines pthread_mutex_lock/unlock,
+ * pthread_rwlock_rdlock/wrlock/unlock and pthread_cond_wait/timedwait and
+ * forwards them to the next definition.
  * See docs/internals/heap.md.
  */
 #ifndef PYROSCOPE_SAMPLER_LOCK_HOOKS_H
@@ -10,8 +11,17 @@
 
 #include "ring.h"
 
-/* Record contentions of at least `threshold_ns`, 1 in `rate`, into `r`. */
-void lock_hooks_enable(ring *r, int64_t threshold_ns, int rate);
+/*
+ * Record contention events of at least `threshold_ns`, 1 in `rate`, into
+ * `r`: with `holder`, SAMPLE_LOCK on the holder's stack at unlock (the
+ * waiters' delay it caused, Go's mutex profile); with `block`,
+ * SAMPLE_BLOCK on the waiter's stack (Go's block profile, which also
+ * covers condition variable waits).
+ */
+void lock_hooks_enable(ring *r, int64_t threshold_ns, int rate, int holder,
+                       int block);
+/* Waits not charged to a holder: no free entry or slot (many waiters). */
+uint64_t lock_hooks_untracked(void);
 /* Stop recording; returns once no hook writes into the ring any more. */
 void lock_hooks_disable(void);
 /* fork(): pause (1) before, resume (0) after, in parent and child alike.

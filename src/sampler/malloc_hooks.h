@@ -22,6 +22,11 @@ void malloc_hooks_pause(int pause);
 void malloc_hooks_atfork_child(void);
 /* Sampled allocations skipped because the sampled-address set was full. */
 uint64_t malloc_hooks_set_full(void);
+/* Estimated bytes and objects of sampled allocations that could not be
+ * recorded since the last call (ring or sampled-address set full). */
+void malloc_hooks_lost(int64_t *bytes, int64_t *objects);
+/* 1 when the process's malloc is ours (LD_PRELOAD, linked). */
+int malloc_hooks_interposed(void);
 /* 0 in ASan/TSan builds, which keep malloc and locks to themselves. */
 int malloc_hooks_available(void);
 

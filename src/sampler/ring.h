@@ -20,7 +20,8 @@ enum ring_sample_type {
     SAMPLE_CPU = 1,
     SAMPLE_HEAP_ALLOC = 2,
     SAMPLE_HEAP_FREE = 3,
-    SAMPLE_LOCK = 4
+    SAMPLE_LOCK = 4,    /* mutex: holder stack, waiters' delay */
+    SAMPLE_BLOCK = 5    /* block: waiter stack, its own wait */
 };
 
 typedef struct ring_sample {
@@ -29,7 +30,7 @@ typedef struct ring_sample {
     uint16_t nnative; /* native pcs after the language words */
     uint16_t flags;
     uint64_t tagset;
-    int64_t values[2]; /* CPU: {weight}; HEAP: {size, 0}; LOCK: {1, ns} */
+    int64_t values[2]; /* CPU {weight}, HEAP {size, 0}, LOCK/BLOCK {n, ns} */
     uint64_t addr;     /* HEAP: block address */
     uint64_t span_id;  /* CPU: the thread's root span, 0 = none */
     const char *span_name;
