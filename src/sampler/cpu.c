@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/map.h"
 #include "../common/tls.h"
 #include "../common/util.h"
 #include "../tags/tags.h"
 #include "acct.h"
+#include "perf.h"
 #include "sampler.h"
 #include "unwind.h"
 
@@ -28,10 +30,18 @@
 
 typedef struct thread_timer {
     pid_t tid;
+    int perf_fd;       /* -1: a POSIX CPU timer instead */
     timer_t timer;
     int seen;
+    int hot;           /* in g_hot: ran lately */
+    int idle_passes;   /* watchdog passes without CPU use */
     uint64_t cpu_seen; /* its CPU clock at the previous watchdog pass */
 } thread_timer;
+
+/* Watchdog passes a thread may stay idle before it leaves the hot list,
+ * and idle threads looked at per pass (a sweep of 10,000 takes 2.5 s). */
+#define HOT_IDLE_PASSES 8
+#define COLD_PER_PASS 40
 
 static ring *g_ring;
 static int g_signo;
@@ -41,7 +51,10 @@ static int g_fallback;
 static struct sigaction g_old_action;
 static int g_installed;
 static atomic_uint_fast64_t g_samples;
-static atomic_uint_fast64_t g_handler_ns;
+static atomic_uint_fast64_t g_handler_ns; /* CPU: handler + thread hooks */
+static atomic_uint_fast64_t g_exit_samples;
+static atomic_uint_fast64_t g_phase;
+static int g_use_perf;
 static atomic_uint_fast64_t g_nudges;
 static atomic_int g_in_handler; /* handlers running now */
 static atomic_int g_forking;
@@ -53,8 +66,34 @@ static _Atomic(const pyroscope_frame_provider *) g_provider;
 static pthread_mutex_t g_threads_lock = PTHREAD_MUTEX_INITIALIZER;
 static thread_timer *g_threads;
 static size_t g_nthreads, g_cap_threads;
+static map g_index;          /* tid -> index + 1 into g_threads */
+static pid_t *g_hot;         /* threads that ran lately (watchdog) */
+static size_t g_nhot, g_cap_hot;
+static size_t g_cold_cursor;
 
 /* ---- the signal handler ---- */
+
+static pid_t gettid_raw(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+/* A perf event's overflow: POLL_HUP from the fd this thread's slot names.
+ * Anything else with that code (the application's own F_SETSIG I/O) is
+ * not ours. */
+static int is_our_perf(const siginfo_t *si, pid_t tid, int *fd, int *first)
+{
+    int v;
+
+    if (g_fallback || si->si_code != POLL_HUP)
+        return 0;
+    v = acct_perf_fd(tid);
+    if (v < 0 || (v & ~ACCT_PERF_FIRST) != si->si_fd)
+        return 0;
+    *fd = si->si_fd;
+    *first = (v & ACCT_PERF_FIRST) != 0;
+    return 1;
+}
 
 static int is_ours(const siginfo_t *si)
 {
@@ -80,23 +119,28 @@ static void chain(int sig, siginfo_t *si, void *uc)
 }
 
 /* Periods of CPU time this sample stands for; 0 to skip it. */
-static int64_t sample_weight(const siginfo_t *si)
+static int64_t sample_weight(const siginfo_t *si, pid_t tid, uint64_t now)
 {
-    uint64_t now;
     int64_t w;
 
-    if (!g_fallback && (now = time_clock_ns(CLOCK_THREAD_CPUTIME_ID)) != 0) {
-        w = acct_take((pid_t)syscall(SYS_gettid), now, (uint64_t)g_period_ns);
+    if (g_fallback)
+        return 1;
+    if (now != 0) {
+        w = acct_take(tid, now, (uint64_t)g_period_ns);
         if (w >= 0)
             return w;
     }
-    return 1 + (!g_fallback && si->si_overrun > 0 ? si->si_overrun : 0);
+    /* Not in the table: a thread that did not fit weighs by overrun; one
+     * just removed (it exits, or the sampler stops) gets nothing. */
+    if (!acct_overflowed())
+        return 0;
+    return 1 + (si->si_code == SI_TIMER && si->si_overrun > 0 ?
+                si->si_overrun : 0);
 }
 
-static void record(const siginfo_t *si, void *uc)
+static void record(int64_t weight, void *uc)
 {
     const pyroscope_frame_provider *prov;
-    int64_t weight = sample_weight(si);
     ring_cell *c;
     ring_sample *s;
     int n = 0;
@@ -108,6 +152,7 @@ static void record(const siginfo_t *si, void *uc)
         return;
     s = &c->s;
     s->type = SAMPLE_CPU;
+    s->flags = 0;
     s->tagset = tags_current();
     s->values[0] = weight;
     s->nlang = 0;
@@ -129,34 +174,59 @@ static void record(const siginfo_t *si, void *uc)
     ring_publish(g_ring, c);
 }
 
-/* CLOCK_MONOTONIC is a vDSO read: cheap enough to account for our own
- * cost in every sample. */
-static void record_timed(const siginfo_t *si, void *uc)
+static uint64_t self_cpu_ns(void)
 {
-    struct timespec a, b;
+    return time_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
 
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    record(si, uc);
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    atomic_fetch_add_explicit(&g_handler_ns,
-                              (uint64_t)((b.tv_sec - a.tv_sec) * 1000000000L +
-                                         (b.tv_nsec - a.tv_nsec)),
-                              memory_order_relaxed);
+/*
+ * Our cost is the CPU time the handler takes, from the thread's CPU clock
+ * (which the weight needs anyway).  Wall time would count every time a
+ * thread is preempted inside the handler: with 128 threads on 2 CPUs that
+ * read several times the whole process CPU.
+ */
+static void sample(const siginfo_t *si, void *uc, pid_t tid)
+{
+    uint64_t a = g_fallback ? 0 : self_cpu_ns(), b;
+
+    record(sample_weight(si, tid, a), uc);
+    b = self_cpu_ns();
+    if (a && b > a)
+        atomic_fetch_add_explicit(&g_handler_ns, b - a, memory_order_relaxed);
 }
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
-    int saved_errno = errno;
+    int saved_errno = errno, perf_fd = -1, first = 0;
+    pid_t tid = 0;
 
-    if (!is_ours(si)) {
+    if (si->si_code == POLL_HUP) {
+        tid = gettid_raw();
+        if (!is_our_perf(si, tid, &perf_fd, &first)) {
+            chain(sig, si, uc);
+            errno = saved_errno;
+            return;
+        }
+    } else if (!is_ours(si)) {
         chain(sig, si, uc);
-    } else if (atomic_load_explicit(&g_active, memory_order_relaxed)) {
+        errno = saved_errno;
+        return;
+    } else if (!g_fallback) {
+        tid = gettid_raw();
+    }
+    if (atomic_load_explicit(&g_active, memory_order_relaxed)) {
         /* While fork() is being prepared no handler may start unwinding:
          * a libunwind lock held at the clone would stay held in the child. */
         atomic_fetch_add(&g_in_handler, 1);
         if (!atomic_load(&g_forking))
-            record_timed(si, uc);
+            sample(si, uc, tid);
         atomic_fetch_sub(&g_in_handler, 1);
+    }
+    /* An overflow disarms the event: re-arm it whatever happened above. */
+    if (perf_fd >= 0) {
+        if (first)
+            acct_perf_started(tid);
+        perf_rearm(perf_fd, (uint64_t)g_period_ns, first);
     }
     errno = saved_errno;
 }
@@ -218,7 +288,30 @@ static clockid_t thread_cpu_clock(pid_t tid)
     return (clockid_t)((~(unsigned)tid) << 3) | 6;
 }
 
-static int arm_thread(pid_t tid, timer_t *out)
+static uint64_t thread_cpu_ns(pid_t tid)
+{
+    return time_clock_ns(thread_cpu_clock(tid));
+}
+
+/*
+ * Where a new thread's first sample falls, in (0, period]: a Weyl sequence
+ * (golden-ratio steps from a random start) rather than independent random
+ * draws.  Each thread's expected sample count is still its CPU / period,
+ * also for threads shorter than a period; and because successive threads'
+ * phases spread evenly, the totals over many short threads stay within a
+ * few samples of CPU x rate instead of a binomial's square root.
+ */
+static uint64_t next_phase(void)
+{
+    uint64_t u = atomic_fetch_add_explicit(&g_phase, 0x9e3779b97f4a7c15ull,
+                                           memory_order_relaxed);
+    uint64_t ph = (uint64_t)(((unsigned __int128)u * (uint64_t)g_period_ns)
+                             >> 64);
+
+    return ph + 1;
+}
+
+static int arm_posix(pid_t tid, uint64_t first_ns, timer_t *out)
 {
     struct sigevent sev;
     struct itimerspec its;
@@ -232,7 +325,8 @@ static int arm_thread(pid_t tid, timer_t *out)
         return -1;
     its.it_interval.tv_sec = g_period_ns / 1000000000L;
     its.it_interval.tv_nsec = g_period_ns % 1000000000L;
-    its.it_value = its.it_interval;
+    its.it_value.tv_sec = (time_t)(first_ns / 1000000000ull);
+    its.it_value.tv_nsec = (long)(first_ns % 1000000000ull);
     if (timer_settime(*out, 0, &its, NULL) != 0) {
         timer_delete(*out);
         return -1;
@@ -240,9 +334,47 @@ static int arm_thread(pid_t tid, timer_t *out)
     return 0;
 }
 
-static uint64_t thread_cpu_ns(pid_t tid)
+/*
+ * Start sampling tid: its grid is read before the timer starts, so no
+ * signal can come before a grid point; the slot exists before the first
+ * signal can.  Called with g_threads_lock held.
+ */
+static int arm_thread(thread_timer *t, pid_t tid)
 {
-    return time_clock_ns(thread_cpu_clock(tid));
+    uint64_t phase = next_phase(), cpu = thread_cpu_ns(tid);
+    int64_t grid = (int64_t)cpu + (int64_t)phase - g_period_ns;
+    int fd = g_use_perf ? perf_open_thread(tid, g_signo, phase) : -1;
+
+    t->tid = tid;
+    t->perf_fd = fd;
+    t->cpu_seen = cpu;
+    if (acct_add(tid, grid, fd >= 0 ? fd | ACCT_PERF_FIRST : -1) != 0 &&
+        fd >= 0) {
+        /* No slot: the handler could not tell the event's signals. */
+        perf_close_thread(fd);
+        t->perf_fd = fd = -1;
+    }
+    if (fd >= 0) {
+        if (perf_enable(fd) == 0)
+            return 0;
+        acct_add(tid, grid, -1);
+        perf_close_thread(fd);
+        t->perf_fd = -1;
+    }
+    if (arm_posix(tid, phase, &t->timer) != 0) {
+        acct_remove(tid);
+        return -1; /* the thread may have just exited */
+    }
+    return 0;
+}
+
+static void disarm_thread(thread_timer *t)
+{
+    if (t->perf_fd >= 0)
+        perf_close_thread(t->perf_fd);
+    else
+        timer_delete(t->timer);
+    acct_remove(t->tid);
 }
 
 static int is_excluded(pid_t tid)
@@ -255,9 +387,58 @@ static int is_excluded(pid_t tid)
     return 0;
 }
 
+static thread_timer *find_thread(pid_t tid)
+{
+    uint64_t *ix = map_get(&g_index, (uint64_t)(uint32_t)tid);
+
+    return ix ? &g_threads[*ix - 1] : NULL;
+}
+
+static thread_timer *add_thread(pid_t tid)
+{
+    thread_timer *t;
+
+    if (array_grow((void **)&g_threads, &g_cap_threads, g_nthreads + 1,
+                   sizeof(*g_threads)) != 0)
+        return NULL;
+    t = &g_threads[g_nthreads];
+    memset(t, 0, sizeof(*t));
+    if (arm_thread(t, tid) != 0)
+        return NULL;
+    if (map_put(&g_index, (uint64_t)(uint32_t)tid, g_nthreads + 1) != 0) {
+        disarm_thread(t);
+        return NULL;
+    }
+    t->seen = 1;
+    g_nthreads++;
+    return t;
+}
+
+/* Swap the last entry into slot i. */
+static void remove_at(size_t i)
+{
+    disarm_thread(&g_threads[i]);
+    map_del(&g_index, (uint64_t)(uint32_t)g_threads[i].tid);
+    g_threads[i] = g_threads[--g_nthreads];
+    if (i < g_nthreads)
+        map_put(&g_index, (uint64_t)(uint32_t)g_threads[i].tid, i + 1);
+}
+
+static void remove_all(void)
+{
+    size_t i;
+
+    for (i = 0; i < g_nthreads; i++)
+        disarm_thread(&g_threads[i]);
+    g_nthreads = 0;
+    g_nhot = 0;
+    map_clear(&g_index);
+}
+
 void sampler_exclude_self(void)
 {
-    pid_t tid = (pid_t)syscall(SYS_gettid);
+    pid_t tid = gettid_raw();
+    thread_timer *t;
     sigset_t all;
     int i, zero;
 
@@ -277,36 +458,14 @@ void sampler_exclude_self(void)
     for (i = 0; i < MAX_EXCLUDED; i++) {
         zero = 0;
         if (atomic_compare_exchange_strong(&g_excluded[i], &zero, tid))
-            return;
+            break;
     }
-}
-
-static thread_timer *find_thread(pid_t tid)
-{
-    size_t i;
-
-    for (i = 0; i < g_nthreads; i++)
-        if (g_threads[i].tid == tid)
-            return &g_threads[i];
-    return NULL;
-}
-
-static void add_thread(pid_t tid)
-{
-    thread_timer *t;
-    timer_t timer;
-
-    if (array_grow((void **)&g_threads, &g_cap_threads, g_nthreads + 1,
-                   sizeof(*g_threads)) != 0)
-        return;
-    if (arm_thread(tid, &timer) != 0)
-        return; /* the thread may have just exited */
-    t = &g_threads[g_nthreads++];
-    t->tid = tid;
-    t->timer = timer;
-    t->seen = 1;
-    t->cpu_seen = thread_cpu_ns(tid);
-    acct_add(tid, t->cpu_seen);
+    /* Started through pthread_create's trampoline while sampling runs. */
+    pthread_mutex_lock(&g_threads_lock);
+    t = find_thread(tid);
+    if (t)
+        remove_at((size_t)(t - g_threads));
+    pthread_mutex_unlock(&g_threads_lock);
 }
 
 static void drop_unseen(void)
@@ -314,13 +473,10 @@ static void drop_unseen(void)
     size_t i = 0;
 
     while (i < g_nthreads) {
-        if (g_threads[i].seen) {
+        if (g_threads[i].seen)
             i++;
-            continue;
-        }
-        timer_delete(g_threads[i].timer);
-        acct_remove(g_threads[i].tid);
-        g_threads[i] = g_threads[--g_nthreads];
+        else
+            remove_at(i);
     }
 }
 
@@ -333,7 +489,6 @@ static void ensure_handler_locked(void)
 {
     struct sigaction cur;
     struct itimerval zero;
-    size_t i;
     int sig;
 
     if (sigaction(g_signo, NULL, &cur) != 0 ||
@@ -347,9 +502,7 @@ static void ensure_handler_locked(void)
                  "stopped (setitimer fallback cannot move)");
         return;
     }
-    for (i = 0; i < g_nthreads; i++)
-        timer_delete(g_threads[i].timer);
-    g_nthreads = 0;
+    remove_all();
     acct_reset();
     sig = pick_signal(0);
     LOG_WARN("signal %d was taken over by the application; sampling moves "
@@ -360,71 +513,101 @@ static void ensure_handler_locked(void)
 }
 
 /*
- * A full directory scan costs ~50 us; the link count of /proc/self/task
- * (threads + 2) costs one stat.  Scan when the count changes, and every
- * 250 ms anyway (a thread may have exited while another started).  Reset by
- * sampler_start: a new profiler must not trust an old count.
+ * A full directory scan costs ~50 us per 100 threads; the link count of
+ * /proc/self/task (threads + 2) costs one stat.  Scan when the count
+ * changes, and now and then anyway (a thread may have exited while another
+ * started): every 250 ms, stretched with the thread count so that ten
+ * thousand idle threads cost no more than a few.  Threads started through
+ * pthread_create are armed by themselves; the scan is for the others.
+ * Reset by sampler_start: a new profiler must not trust an old count.
  */
 static nlink_t g_last_nlink;
 static uint64_t g_last_full_scan;
 
 static int threads_may_have_changed(void)
 {
-    nlink_t *last = &g_last_nlink;
-    uint64_t *last_full = &g_last_full_scan;
     struct stat st;
-    uint64_t now = time_mono_ns();
+    uint64_t now = time_mono_ns(), every = 250000000ull;
 
-    if (stat("/proc/self/task", &st) != 0 || st.st_nlink != *last ||
-        now - *last_full >= 250000000ull) {
-        *last = st.st_nlink;
-        *last_full = now;
+    if (g_nthreads > 256)
+        every *= g_nthreads / 256;
+    if (stat("/proc/self/task", &st) != 0 || st.st_nlink != g_last_nlink ||
+        now - g_last_full_scan >= every) {
+        g_last_nlink = st.st_nlink;
+        g_last_full_scan = now;
         return 1;
     }
     return 0;
 }
 
-void sampler_scan_threads(void)
+/* The thread ids now in /proc/self/task; malloc'd, *n of them. */
+static pid_t *list_tasks(size_t *n)
 {
-    DIR *dir;
+    DIR *dir = opendir("/proc/self/task");
     struct dirent *de;
-    size_t i;
+    pid_t *v = NULL;
+    size_t cap = 0;
 
-    if (!atomic_load(&g_active))
-        return;
-    if (g_fallback) {
-        pthread_mutex_lock(&g_threads_lock);
-        ensure_handler_locked();
-        pthread_mutex_unlock(&g_threads_lock);
-        return;
-    }
-    pthread_mutex_lock(&g_threads_lock);
-    ensure_handler_locked();
-    if (g_nthreads && !threads_may_have_changed()) {
-        pthread_mutex_unlock(&g_threads_lock);
-        return;
-    }
-    dir = opendir("/proc/self/task");
-    if (!dir) {
-        pthread_mutex_unlock(&g_threads_lock);
-        return;
-    }
-    for (i = 0; i < g_nthreads; i++)
-        g_threads[i].seen = 0;
+    *n = 0;
+    if (!dir)
+        return NULL;
     while ((de = readdir(dir)) != NULL) {
         pid_t tid = (pid_t)atoi(de->d_name);
-        thread_timer *t;
-        if (tid <= 0 || is_excluded(tid))
+
+        if (tid <= 0)
             continue;
-        t = find_thread(tid);
+        if (array_grow((void **)&v, &cap, *n + 1, sizeof(*v)) != 0)
+            break;
+        v[(*n)++] = tid;
+    }
+    closedir(dir);
+    return v;
+}
+
+static void reconcile(const pid_t *tids, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < g_nthreads; i++)
+        g_threads[i].seen = 0;
+    for (i = 0; i < n; i++) {
+        thread_timer *t;
+
+        if (is_excluded(tids[i]))
+            continue;
+        t = find_thread(tids[i]);
         if (t)
             t->seen = 1;
         else
-            add_thread(tid);
+            add_thread(tids[i]);
     }
-    closedir(dir);
     drop_unseen();
+}
+
+void sampler_scan_threads(void)
+{
+    pid_t *tids;
+    size_t n;
+    int scan;
+
+    if (!atomic_load(&g_active))
+        return;
+    pthread_mutex_lock(&g_threads_lock);
+    ensure_handler_locked();
+    scan = !g_fallback && (!g_nthreads || threads_may_have_changed());
     pthread_mutex_unlock(&g_threads_lock);
+    if (!scan)
+        return;
+    /* Read the directory unlocked: threads starting meanwhile register
+     * themselves without waiting for it. */
+    tids = list_tasks(&n);
+    if (!tids)
+        return;
+    pthread_mutex_lock(&g_threads_lock);
+    if (atomic_load(&g_active))
+        reconcile(tids, n);
+    pthread_mutex_unlock(&g_threads_lock);
+    free(tids);
 }
 
 /* ---- watchdog: catch-up signals when the kernel holds a timer back ---- */
@@ -471,19 +654,49 @@ static void nudge(pid_t tid)
         atomic_fetch_add(&g_nudges, 1);
 }
 
+/* One thread's watchdog check; returns whether it ran since the last. */
+static int watch(thread_timer *t, uint64_t min_lag)
+{
+    uint64_t cpu = thread_cpu_ns(t->tid);
+
+    if (cpu == t->cpu_seen) {
+        t->idle_passes++;
+        return 0;
+    }
+    t->cpu_seen = cpu;
+    t->idle_passes = 0;
+    if (acct_lag(t->tid, cpu) >= min_lag && thread_running(t->tid))
+        nudge(t->tid);
+    return 1;
+}
+
+static void mark_hot(thread_timer *t)
+{
+    if (t->hot || array_grow((void **)&g_hot, &g_cap_hot, g_nhot + 1,
+                             sizeof(*g_hot)) != 0)
+        return;
+    t->hot = 1;
+    g_hot[g_nhot++] = t->tid;
+}
+
 /*
  * Under CPU contention a thread that makes many syscalls can see its CPU
  * timer's signal held back by the kernel for hundreds of ms, then get one
  * signal for all of it: that sample lands on whatever code runs at that
  * moment, which skews the profile towards it.  So the collector checks
- * every thread that ran since its last pass, and signals one whose CPU time
- * is well past its last sample; the handler weighs it by CPU time (acct.h),
- * so a timer signal that does arrive just after is simply skipped.
+ * every thread that ran lately, and signals one whose CPU time is well
+ * past its last sample; the handler weighs it by CPU time (acct.h), so a
+ * timer signal that does arrive just after is simply skipped.
+ *
+ * Reading a thread's CPU clock is a syscall: with ten thousand threads,
+ * every thread every tick would cost a CPU.  So each pass reads the hot
+ * threads (those that ran in the last few passes) and a slice of the
+ * others, which join the hot list when they turn out to run.
  */
 void sampler_watchdog(void)
 {
-    uint64_t min_lag, cpu;
-    size_t i;
+    uint64_t min_lag;
+    size_t i, k;
 
     /* The collector starts before the sampler: g_active (set last by
      * sampler_start) guards the other settings. */
@@ -493,17 +706,148 @@ void sampler_watchdog(void)
     if (min_lag < WATCHDOG_MIN_LAG_NS)
         min_lag = WATCHDOG_MIN_LAG_NS;
     pthread_mutex_lock(&g_threads_lock);
-    for (i = 0; i < g_nthreads; i++) {
-        thread_timer *t = &g_threads[i];
+    for (i = 0; i < g_nhot;) {
+        thread_timer *t = find_thread(g_hot[i]);
 
-        cpu = thread_cpu_ns(t->tid);
-        if (cpu == t->cpu_seen)
-            continue; /* idle since the last pass */
-        t->cpu_seen = cpu;
-        if (acct_lag(t->tid, cpu) >= min_lag && thread_running(t->tid))
-            nudge(t->tid);
+        if (t && (watch(t, min_lag) || t->idle_passes < HOT_IDLE_PASSES)) {
+            i++;
+            continue;
+        }
+        if (t)
+            t->hot = 0;
+        g_hot[i] = g_hot[--g_nhot];
+    }
+    for (k = 0; k < COLD_PER_PASS && k < g_nthreads; k++) {
+        thread_timer *t;
+
+        if (g_cold_cursor >= g_nthreads)
+            g_cold_cursor = 0;
+        t = &g_threads[g_cold_cursor++];
+        if (!t->hot && watch(t, min_lag))
+            mark_hot(t);
     }
     pthread_mutex_unlock(&g_threads_lock);
+}
+
+/* ---- threads started through pthread_create (thread_hooks.c) ---- */
+
+int sampler_thread_wanted(void)
+{
+    return atomic_load_explicit(&g_active, memory_order_relaxed) &&
+           !g_fallback && !is_excluded(gettid_raw());
+}
+
+void sampler_thread_begin(void)
+{
+    uint64_t t0 = self_cpu_ns();
+    pid_t tid = gettid_raw();
+    thread_timer *t;
+
+    pyroscope__tls.hook_depth++; /* our registry's allocations */
+    pthread_mutex_lock(&g_threads_lock);
+    if (atomic_load(&g_active) && !g_fallback && !find_thread(tid)) {
+        t = add_thread(tid);
+        if (t)
+            mark_hot(t);
+    }
+    pthread_mutex_unlock(&g_threads_lock);
+    pyroscope__tls.hook_depth--;
+    atomic_fetch_add_explicit(&g_handler_ns, self_cpu_ns() - t0,
+                              memory_order_relaxed);
+}
+
+/* Stands for the CPU time a thread used after its last sample, up to its
+ * exit: in profiles as a leaf under the thread's start routine. */
+__attribute__((noinline, used)) void thread_exit_frame(void)
+    __asm__("\"[thread exit]\"");
+void thread_exit_frame(void)
+{
+    __asm__ volatile("");
+}
+
+/*
+ * Stack of an exit sample: [thread exit], the start routine, then the
+ * frames below the trampoline (start_thread, clone) as ordinary samples
+ * have them.  Called with g_threads_lock held, so the ring is alive.
+ */
+static void record_exit(int64_t weight, uintptr_t fn, uintptr_t start_ret)
+{
+    uint64_t base[64];
+    ring_cell *c = ring_claim(g_ring);
+    ring_sample *s;
+    int n, i, from = -1, k = 2;
+
+    if (!c)
+        return;
+    s = &c->s;
+    s->type = SAMPLE_CPU;
+    s->flags = 0;
+    s->tagset = tags_current();
+    s->values[0] = weight;
+    s->nlang = 0;
+    s->words[0] = (uint64_t)(uintptr_t)thread_exit_frame;
+    s->words[1] = (uint64_t)fn + 1; /* a return address points past */
+    n = start_ret ? sampler_backtrace(base, 64, 0) : 0;
+    for (i = 0; i < n; i++)
+        if (base[i] == (uint64_t)start_ret) {
+            from = i;
+            break;
+        }
+    if (from < 0 && start_ret)
+        s->words[k++] = (uint64_t)start_ret;
+    for (i = from < 0 ? n : from; i < n && k < RING_MAX_WORDS; i++)
+        s->words[k++] = base[i];
+    s->nnative = (uint16_t)k;
+    atomic_fetch_add_explicit(&g_samples, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g_exit_samples, (uint64_t)weight,
+                              memory_order_relaxed);
+    ring_publish(g_ring, c);
+}
+
+/*
+ * A thread started through the trampoline exits: stop its timer, and
+ * record the grid points its CPU clock passed since its last sample (a
+ * timer fires on a scheduler tick, so a thread can pass a point and exit
+ * before the tick comes).  The part of a period after the last point is
+ * left alone: the random phase already makes the expected count exact.
+ * The sampling signal is blocked meanwhile: the handler advances the same
+ * accounting.
+ */
+void sampler_thread_end(uintptr_t fn, uintptr_t start_ret)
+{
+    uint64_t t0, now;
+    sigset_t sig, old;
+    thread_timer *t;
+    pid_t tid;
+    int64_t w;
+
+    if (!atomic_load_explicit(&g_active, memory_order_relaxed) || g_fallback)
+        return;
+    t0 = self_cpu_ns();
+    tid = gettid_raw();
+    sigemptyset(&sig);
+    sigaddset(&sig, g_signo);
+    pthread_sigmask(SIG_BLOCK, &sig, &old);
+    pyroscope__tls.hook_depth++;
+    pthread_mutex_lock(&g_threads_lock);
+    t = atomic_load(&g_active) ? find_thread(tid) : NULL;
+    if (t) {
+        now = self_cpu_ns();
+        w = acct_take(tid, now, (uint64_t)g_period_ns);
+        remove_at((size_t)(t - g_threads));
+        if (w > 0)
+            record_exit(w, fn, start_ret);
+    }
+    pthread_mutex_unlock(&g_threads_lock);
+    pyroscope__tls.hook_depth--;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    atomic_fetch_add_explicit(&g_handler_ns, self_cpu_ns() - t0,
+                              memory_order_relaxed);
+}
+
+uint64_t sampler_exit_samples(void)
+{
+    return atomic_load(&g_exit_samples);
 }
 
 /* ---- fallback: one process-wide CPU timer ---- */
@@ -527,6 +871,28 @@ static int want_fallback(void)
 
 /* ---- lifecycle ---- */
 
+static int probe_posix(void)
+{
+    timer_t probe;
+
+    if (arm_posix(gettid_raw(), (uint64_t)g_period_ns, &probe) != 0)
+        return -1;
+    timer_delete(probe);
+    return 0;
+}
+
+/* Golden-ratio steps from a start that differs per process and start. */
+static void seed_phase(void)
+{
+    uint64_t x = time_mono_ns() ^ ((uint64_t)getpid() << 32) ^
+                 (uint64_t)(uintptr_t)&x;
+
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    atomic_store(&g_phase, x);
+}
+
 int sampler_start(const sampler_opts *o)
 {
     uint64_t warm[4];
@@ -539,7 +905,12 @@ int sampler_start(const sampler_opts *o)
     atomic_store(&g_samples, 0);
     atomic_store(&g_handler_ns, 0);
     atomic_store(&g_nudges, 0);
-    acct_reset();
+    atomic_store(&g_exit_samples, 0);
+    if (acct_reset() != 0)
+        return error_set(PYROSCOPE_ENOMEM, "cannot map the thread table");
+    if (!g_index.slots)
+        map_init(&g_index);
+    seed_phase();
     g_last_nlink = 0;
     g_last_full_scan = 0;
     g_period_ns = 1000000000L / o->rate_hz;
@@ -548,16 +919,12 @@ int sampler_start(const sampler_opts *o)
     if (install_handler(g_signo) != 0)
         return error_set(PYROSCOPE_ERROR, "sigaction(%d): %s", g_signo,
                          strerror(errno));
-    if (!g_fallback) {
-        timer_t probe;
-        if (arm_thread((pid_t)syscall(SYS_gettid), &probe) != 0) {
-            LOG_WARN("per-thread CPU timers unavailable (%s); falling back "
-                     "to setitimer(ITIMER_PROF)", strerror(errno));
-            g_fallback = 1;
-        } else {
-            timer_delete(probe);
-        }
+    if (!g_fallback && probe_posix() != 0) {
+        LOG_WARN("per-thread CPU timers unavailable (%s); falling back "
+                 "to setitimer(ITIMER_PROF)", strerror(errno));
+        g_fallback = 1;
     }
+    g_use_perf = !g_fallback && perf_probe(g_signo, 0);
     if (g_fallback && g_signo != SIGPROF) {
         g_signo = SIGPROF;
         install_handler(SIGPROF);
@@ -581,16 +948,18 @@ void sampler_stop(void)
     size_t i;
 
     atomic_store(&g_active, 0);
-    LOG_DEBUG("cpu sampler: %llu samples, %llu catch-up signals",
+    LOG_DEBUG("cpu sampler: %llu samples (%llu periods at thread exits), "
+              "%llu catch-up signals, %s",
               (unsigned long long)atomic_load(&g_samples),
-              (unsigned long long)atomic_load(&g_nudges));
+              (unsigned long long)atomic_load(&g_exit_samples),
+              (unsigned long long)atomic_load(&g_nudges),
+              g_use_perf ? "perf events" : "POSIX timers");
     if (g_fallback) {
         memset(&zero, 0, sizeof(zero));
         setitimer(ITIMER_PROF, &zero, NULL);
     }
     pthread_mutex_lock(&g_threads_lock);
-    for (i = 0; i < g_nthreads; i++)
-        timer_delete(g_threads[i].timer);
+    remove_all();
     free(g_threads);
     g_threads = NULL;
     g_nthreads = g_cap_threads = 0;
@@ -601,14 +970,27 @@ void sampler_stop(void)
 
 void sampler_atfork_child(void)
 {
-    /* POSIX timers are not inherited across fork; the list is stale.  It
-     * is abandoned, not freed: the collector may have been resizing it. */
+    size_t i;
+
+    /* POSIX timers are not inherited across fork (and their ids must not
+     * be deleted here: they may name the child's own); the perf fds are,
+     * as copies of the parent's threads' events.  The list is whole:
+     * sampler_fork_prepare held its lock. */
     pthread_mutex_init(&g_threads_lock, NULL);
+    for (i = 0; i < g_nthreads; i++)
+        if (g_threads[i].perf_fd >= 0)
+            close(g_threads[i].perf_fd);
+    free(g_threads);
+    free(g_hot);
+    g_hot = NULL;
+    g_nhot = g_cap_hot = 0;
+    map_clear(&g_index);
+    perf_atfork_child();
     g_last_nlink = 0;
     g_threads = NULL;
     g_nthreads = g_cap_threads = 0;
     acct_reset();
-    for (size_t i = 0; i < MAX_EXCLUDED; i++)
+    for (i = 0; i < MAX_EXCLUDED; i++)
         atomic_store(&g_excluded[i], 0);
     atomic_store(&g_active, 0);
     atomic_store(&g_in_handler, 0); /* counted threads did not survive */
@@ -667,6 +1049,8 @@ uint64_t sampler_handler_ns(void)
 
 void sampler_fork_prepare(void)
 {
+    /* The child gets a whole thread list (its perf fds to close). */
+    pthread_mutex_lock(&g_threads_lock);
     atomic_store(&g_forking, 1);
     /* Handlers run for microseconds; wait for those already inside. */
     while (atomic_load(&g_in_handler) != 0)
@@ -676,4 +1060,5 @@ void sampler_fork_prepare(void)
 void sampler_fork_resume(void)
 {
     atomic_store(&g_forking, 0);
+    pthread_mutex_unlock(&g_threads_lock);
 }
