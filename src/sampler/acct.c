@@ -14,6 +14,7 @@
 typedef struct slot {
     atomic_int tid;
     atomic_int perf_fd;
+    atomic_int nsamples;
     _Atomic int64_t acct_ns; /* last grid point already recorded */
 } slot;
 
@@ -79,6 +80,7 @@ static int insert(slot *tab, pid_t tid, int64_t grid_ns, int perf_fd)
             g_gone--;
         atomic_store_explicit(&tab[i].acct_ns, grid_ns, memory_order_relaxed);
         atomic_store_explicit(&tab[i].perf_fd, perf_fd, memory_order_relaxed);
+        atomic_store_explicit(&tab[i].nsamples, 0, memory_order_relaxed);
         /* Publish the time before the tid a handler looks up. */
         atomic_store_explicit(&tab[i].tid, tid, memory_order_release);
         g_used++;
@@ -166,15 +168,29 @@ int64_t acct_take(pid_t tid, uint64_t now_ns, uint64_t period_ns)
     acct = atomic_load_explicit(&s->acct_ns, memory_order_relaxed);
     lag = (int64_t)now_ns - acct;
     /* Timers are armed after the grid is read, so they never fire before
-     * a grid point; 1/32 period of slack covers clocks read a hair apart
-     * without claiming a point that was not reached. */
+     * a grid point: no slack (any would claim points not reached, a bias
+     * of slack / period per short thread). */
     if (lag <= 0)
         return 0;
-    periods = (lag + (int64_t)period_ns / 32) / (int64_t)period_ns;
+    periods = lag / (int64_t)period_ns;
     if (periods > 0)
         atomic_store_explicit(&s->acct_ns, acct + periods * (int64_t)period_ns,
                               memory_order_relaxed);
     return periods;
+}
+
+int acct_count_sample(pid_t tid)
+{
+    slot *s = find(tid);
+    int n;
+
+    if (!s)
+        return 1 << 20;
+    /* Only the thread's own handler writes it. */
+    n = atomic_load_explicit(&s->nsamples, memory_order_relaxed);
+    if (n < (1 << 20))
+        atomic_store_explicit(&s->nsamples, n + 1, memory_order_relaxed);
+    return n;
 }
 
 int acct_perf_fd(pid_t tid)

@@ -45,6 +45,9 @@ int acct_overflowed(void);
  */
 int64_t acct_take(pid_t tid, uint64_t now_ns, uint64_t period_ns);
 
+/* Signal handler: samples tid took before this one (saturating). */
+int acct_count_sample(pid_t tid);
+
 /* The perf event fd of tid, or -1, with ACCT_PERF_FIRST set until
  * acct_perf_started() (its first overflow is the random phase, not a whole
  * period).  Async-signal-safe, as is acct_perf_started. */

@@ -138,7 +138,10 @@ static int64_t sample_weight(const siginfo_t *si, pid_t tid, uint64_t now)
                 si->si_overrun : 0);
 }
 
-static void record(int64_t weight, void *uc)
+/* Samples a thread takes with a cursor walk before the fast one. */
+#define YOUNG_SAMPLES 8
+
+static void record(int64_t weight, void *uc, pid_t tid)
 {
     const pyroscope_frame_provider *prov;
     ring_cell *c;
@@ -169,7 +172,8 @@ static void record(int64_t weight, void *uc)
     }
     if (s->nlang == 0 || prov->native_frames)
         s->nnative = (uint16_t)unwind_from_signal(
-            uc, s->words + 2 * s->nlang, RING_MAX_WORDS - 2 * s->nlang);
+            uc, s->words + 2 * s->nlang, RING_MAX_WORDS - 2 * s->nlang,
+            tid && acct_count_sample(tid) < YOUNG_SAMPLES);
     atomic_fetch_add_explicit(&g_samples, 1, memory_order_relaxed);
     ring_publish(g_ring, c);
 }
@@ -189,7 +193,7 @@ static void sample(const siginfo_t *si, void *uc, pid_t tid)
 {
     uint64_t a = g_fallback ? 0 : self_cpu_ns(), b;
 
-    record(sample_weight(si, tid, a), uc);
+    record(sample_weight(si, tid, a), uc, tid);
     b = self_cpu_ns();
     if (a && b > a)
         atomic_fetch_add_explicit(&g_handler_ns, b - a, memory_order_relaxed);
@@ -334,6 +338,14 @@ static int arm_posix(pid_t tid, uint64_t first_ns, timer_t *out)
     return 0;
 }
 
+/* CPU time tid has until grid point `at`; at least 10 us. */
+static uint64_t remaining(int64_t at, pid_t tid)
+{
+    int64_t left = at - (int64_t)thread_cpu_ns(tid);
+
+    return left > 10000 ? (uint64_t)left : 10000;
+}
+
 /*
  * Start sampling tid: its grid is read before the timer starts, so no
  * signal can come before a grid point; the slot exists before the first
@@ -341,7 +353,7 @@ static int arm_posix(pid_t tid, uint64_t first_ns, timer_t *out)
  */
 static int arm_thread(thread_timer *t, pid_t tid)
 {
-    uint64_t phase = next_phase(), cpu = thread_cpu_ns(tid);
+    uint64_t phase = next_phase(), cpu = thread_cpu_ns(tid), first;
     int64_t grid = (int64_t)cpu + (int64_t)phase - g_period_ns;
     int fd = g_use_perf ? perf_open_thread(tid, g_signo, phase) : -1;
 
@@ -354,14 +366,18 @@ static int arm_thread(thread_timer *t, pid_t tid)
         perf_close_thread(fd);
         t->perf_fd = fd = -1;
     }
+    /* Opening took CPU time of its own (tens of us when the thread arms
+     * itself): aim the first expiry at the grid point, not past it. */
+    first = remaining(grid + g_period_ns, tid);
     if (fd >= 0) {
-        if (perf_enable(fd) == 0)
+        if (perf_enable(fd, first) == 0)
             return 0;
         acct_add(tid, grid, -1);
         perf_close_thread(fd);
         t->perf_fd = -1;
+        first = remaining(grid + g_period_ns, tid);
     }
-    if (arm_posix(tid, phase, &t->timer) != 0) {
+    if (arm_posix(tid, first, &t->timer) != 0) {
         acct_remove(tid);
         return -1; /* the thread may have just exited */
     }
@@ -787,7 +803,7 @@ static void record_exit(int64_t weight, uintptr_t fn, uintptr_t start_ret)
     s->nlang = 0;
     s->words[0] = (uint64_t)(uintptr_t)thread_exit_frame;
     s->words[1] = (uint64_t)fn + 1; /* a return address points past */
-    n = start_ret ? sampler_backtrace(base, 64, 0) : 0;
+    n = start_ret ? sampler_backtrace_cold(base, 64) : 0;
     for (i = 0; i < n; i++)
         if (base[i] == (uint64_t)start_ret) {
             from = i;
@@ -949,11 +965,12 @@ void sampler_stop(void)
 
     atomic_store(&g_active, 0);
     LOG_DEBUG("cpu sampler: %llu samples (%llu periods at thread exits), "
-              "%llu catch-up signals, %s",
+              "%llu catch-up signals, %s, %.1f ms in handler and hooks",
               (unsigned long long)atomic_load(&g_samples),
               (unsigned long long)atomic_load(&g_exit_samples),
               (unsigned long long)atomic_load(&g_nudges),
-              g_use_perf ? "perf events" : "POSIX timers");
+              g_use_perf ? "perf events" : "POSIX timers",
+              atomic_load(&g_handler_ns) / 1e6);
     if (g_fallback) {
         memset(&zero, 0, sizeof(zero));
         setitimer(ITIMER_PROF, &zero, NULL);

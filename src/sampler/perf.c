@@ -69,14 +69,12 @@ static int place_high(int fd)
 static int route_signal(int fd, pid_t tid, int signo)
 {
     struct f_owner_ex owner;
-    int fl;
 
     owner.type = F_OWNER_TID;
     owner.pid = tid;
-    if (fcntl(fd, F_SETOWN_EX, &owner) != 0 || fcntl(fd, F_SETSIG, signo))
-        return -1;
-    fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_ASYNC) != 0)
+    /* A new perf fd has no status flags to keep: set O_ASYNC alone. */
+    if (fcntl(fd, F_SETOWN_EX, &owner) != 0 || fcntl(fd, F_SETSIG, signo) ||
+        fcntl(fd, F_SETFL, O_ASYNC) != 0)
         return -1;
     return 0;
 }
@@ -103,8 +101,10 @@ int perf_open_thread(pid_t tid, int signo, uint64_t first_ns)
     return fd;
 }
 
-int perf_enable(int fd)
+int perf_enable(int fd, uint64_t first_ns)
 {
+    /* Disabled, so this only sets the period the enable starts with. */
+    ioctl(fd, PERF_EVENT_IOC_PERIOD, &first_ns);
     /* REFRESH(1): enabled until the next overflow, which disables it
      * again and raises the signal (event_limit reached: POLL_HUP). */
     return ioctl(fd, PERF_EVENT_IOC_REFRESH, 1);

@@ -20,8 +20,9 @@ int perf_probe(int signo, int budget);
  * (placed high, close-on-exec) or -1 (budget spent, or any failure: use a
  * POSIX timer). */
 int perf_open_thread(pid_t tid, int signo, uint64_t first_ns);
-/* Start it: 0, or -1. */
-int perf_enable(int fd);
+/* Start it, first overflow after `first_ns` (refined from the open's):
+ * 0, or -1. */
+int perf_enable(int fd, uint64_t first_ns);
 void perf_close_thread(int fd);
 /* Signal handler: re-arm fd for its next overflow (each overflow disarms
  * the event, which is how it signals).  Async-signal-safe. */
