@@ -139,16 +139,21 @@ int acct_add(pid_t tid, int64_t grid_ns, int perf_fd)
     return 0;
 }
 
-void acct_remove(pid_t tid)
+int acct_remove(pid_t tid, int64_t *grid_ns)
 {
     slot *s = find(tid);
 
-    if (s) {
-        atomic_store(&s->perf_fd, -1);
-        atomic_store_explicit(&s->tid, GONE, memory_order_release);
-        g_gone++;
-        g_used--;
-    }
+    if (!s)
+        return -1;
+    /* Gone first: a handler that runs after this finds no slot; one that
+     * ran before has finished, its thread being the caller. */
+    atomic_store_explicit(&s->tid, GONE, memory_order_seq_cst);
+    atomic_store(&s->perf_fd, -1);
+    if (grid_ns)
+        *grid_ns = atomic_load(&s->acct_ns);
+    g_gone++;
+    g_used--;
+    return 0;
 }
 
 int acct_overflowed(void)

@@ -32,7 +32,10 @@ int acct_reset(void);
  * is the thread's perf event (-1: none) that the handler re-arms.  Returns
  * 0, or -1 when the table is full. */
 int acct_add(pid_t tid, int64_t grid_ns, int perf_fd);
-void acct_remove(pid_t tid);
+/* Forget tid; its last recorded grid point goes to *grid_ns (may be NULL).
+ * When tid is the caller, its handler cannot race this: no signal needs
+ * blocking.  -1 if tid is unknown. */
+int acct_remove(pid_t tid, int64_t *grid_ns);
 /* True once a thread did not fit: unknown threads then fall back to
  * overrun weights instead of being skipped. */
 int acct_overflowed(void);

@@ -378,19 +378,24 @@ static int arm_thread(thread_timer *t, pid_t tid)
         first = remaining(grid + g_period_ns, tid);
     }
     if (arm_posix(tid, first, &t->timer) != 0) {
-        acct_remove(tid);
+        acct_remove(tid, NULL);
         return -1; /* the thread may have just exited */
     }
     return 0;
 }
 
-static void disarm_thread(thread_timer *t)
+/* Stop tid's source and forget it; *grid_ns as acct_remove's. */
+static int disarm_thread(thread_timer *t, int64_t *grid_ns)
 {
+    /* Slot first: a signal still in flight is then dropped, and never
+     * re-arms an fd number that close() may hand to someone else. */
+    int rc = acct_remove(t->tid, grid_ns);
+
     if (t->perf_fd >= 0)
         perf_close_thread(t->perf_fd);
     else
         timer_delete(t->timer);
-    acct_remove(t->tid);
+    return rc;
 }
 
 static int is_excluded(pid_t tid)
@@ -422,7 +427,7 @@ static thread_timer *add_thread(pid_t tid)
     if (arm_thread(t, tid) != 0)
         return NULL;
     if (map_put(&g_index, (uint64_t)(uint32_t)tid, g_nthreads + 1) != 0) {
-        disarm_thread(t);
+        disarm_thread(t, NULL);
         return NULL;
     }
     t->seen = 1;
@@ -431,13 +436,15 @@ static thread_timer *add_thread(pid_t tid)
 }
 
 /* Swap the last entry into slot i. */
-static void remove_at(size_t i)
+static int remove_at(size_t i, int64_t *grid_ns)
 {
-    disarm_thread(&g_threads[i]);
+    int rc = disarm_thread(&g_threads[i], grid_ns);
+
     map_del(&g_index, (uint64_t)(uint32_t)g_threads[i].tid);
     g_threads[i] = g_threads[--g_nthreads];
     if (i < g_nthreads)
         map_put(&g_index, (uint64_t)(uint32_t)g_threads[i].tid, i + 1);
+    return rc;
 }
 
 static void remove_all(void)
@@ -445,7 +452,7 @@ static void remove_all(void)
     size_t i;
 
     for (i = 0; i < g_nthreads; i++)
-        disarm_thread(&g_threads[i]);
+        disarm_thread(&g_threads[i], NULL);
     g_nthreads = 0;
     g_nhot = 0;
     map_clear(&g_index);
@@ -480,7 +487,7 @@ void sampler_exclude_self(void)
     pthread_mutex_lock(&g_threads_lock);
     t = find_thread(tid);
     if (t)
-        remove_at((size_t)(t - g_threads));
+        remove_at((size_t)(t - g_threads), NULL);
     pthread_mutex_unlock(&g_threads_lock);
 }
 
@@ -492,7 +499,7 @@ static void drop_unseen(void)
         if (g_threads[i].seen)
             i++;
         else
-            remove_at(i);
+            remove_at(i, NULL);
     }
 }
 
@@ -826,37 +833,28 @@ static void record_exit(int64_t weight, uintptr_t fn, uintptr_t start_ret)
  * timer fires on a scheduler tick, so a thread can pass a point and exit
  * before the tick comes).  The part of a period after the last point is
  * left alone: the random phase already makes the expected count exact.
- * The sampling signal is blocked meanwhile: the handler advances the same
- * accounting.
  */
 void sampler_thread_end(uintptr_t fn, uintptr_t start_ret)
 {
-    uint64_t t0, now;
-    sigset_t sig, old;
+    uint64_t t0;
     thread_timer *t;
+    int64_t grid, w;
     pid_t tid;
-    int64_t w;
 
     if (!atomic_load_explicit(&g_active, memory_order_relaxed) || g_fallback)
         return;
     t0 = self_cpu_ns();
     tid = gettid_raw();
-    sigemptyset(&sig);
-    sigaddset(&sig, g_signo);
-    pthread_sigmask(SIG_BLOCK, &sig, &old);
     pyroscope__tls.hook_depth++;
     pthread_mutex_lock(&g_threads_lock);
     t = atomic_load(&g_active) ? find_thread(tid) : NULL;
-    if (t) {
-        now = self_cpu_ns();
-        w = acct_take(tid, now, (uint64_t)g_period_ns);
-        remove_at((size_t)(t - g_threads));
+    if (t && remove_at((size_t)(t - g_threads), &grid) == 0) {
+        w = ((int64_t)t0 - grid) / g_period_ns;
         if (w > 0)
             record_exit(w, fn, start_ret);
     }
     pthread_mutex_unlock(&g_threads_lock);
     pyroscope__tls.hook_depth--;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     atomic_fetch_add_explicit(&g_handler_ns, self_cpu_ns() - t0,
                               memory_order_relaxed);
 }
