@@ -680,7 +680,7 @@ static void nudge(pid_t tid)
 /* One thread's watchdog check; returns whether it ran since the last. */
 static int watch(thread_timer *t, uint64_t min_lag)
 {
-    uint64_t cpu = thread_cpu_ns(t->tid);
+    uint64_t cpu = thread_cpu_ns(t->tid), lag;
 
     if (cpu == t->cpu_seen) {
         t->idle_passes++;
@@ -688,8 +688,16 @@ static int watch(thread_timer *t, uint64_t min_lag)
     }
     t->cpu_seen = cpu;
     t->idle_passes = 0;
-    if (acct_lag(t->tid, cpu) >= min_lag && thread_running(t->tid))
-        nudge(t->tid);
+    lag = acct_lag(t->tid, cpu);
+    if (lag < min_lag || !thread_running(t->tid))
+        return 1;
+    nudge(t->tid);
+    /* A perf event re-arms only from its own signal; SIGPROF does not
+     * queue, so that one can merge with a catch-up signal and be lost.
+     * Far behind: re-arm it from here (if it was alive, it skips one
+     * overflow, which the weights absorb). */
+    if (t->perf_fd >= 0 && lag >= 2 * min_lag)
+        perf_enable(t->perf_fd, (uint64_t)g_period_ns);
     return 1;
 }
 
