@@ -198,6 +198,14 @@ int acct_count_sample(pid_t tid)
     return n;
 }
 
+void acct_set_perf(pid_t tid, int perf_fd)
+{
+    slot *s = find(tid);
+
+    if (s)
+        atomic_store(&s->perf_fd, perf_fd);
+}
+
 int acct_perf_fd(pid_t tid)
 {
     slot *s = find(tid);

@@ -57,6 +57,8 @@ int acct_count_sample(pid_t tid);
 #define ACCT_PERF_FIRST (1 << 30)
 int acct_perf_fd(pid_t tid);
 void acct_perf_started(pid_t tid);
+/* Switch tid's source (the grid stays). */
+void acct_set_perf(pid_t tid, int perf_fd);
 
 /* CPU time of tid not yet covered by a sample, or 0 if tid is unknown. */
 uint64_t acct_lag(pid_t tid, uint64_t cpu_ns);

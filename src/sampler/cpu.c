@@ -53,6 +53,7 @@ static int g_installed;
 static atomic_uint_fast64_t g_samples;
 static atomic_uint_fast64_t g_handler_ns; /* CPU: handler + thread hooks */
 static atomic_uint_fast64_t g_exit_samples;
+static atomic_uint_fast64_t g_upgrades; /* threads moved to perf events */
 static atomic_uint_fast64_t g_phase;
 static int g_use_perf;
 static atomic_uint_fast64_t g_nudges;
@@ -677,6 +678,75 @@ static void nudge(pid_t tid)
         atomic_fetch_add(&g_nudges, 1);
 }
 
+/* CPU time until tid's next grid point, from its CPU clock `cpu`. */
+static uint64_t to_next_point(pid_t tid, uint64_t cpu)
+{
+    uint64_t lag = acct_lag(tid, cpu) % (uint64_t)g_period_ns;
+
+    return (uint64_t)g_period_ns - lag;
+}
+
+/* Give up t's perf event for a POSIX timer; 0 when done. */
+static int downgrade(thread_timer *t)
+{
+    timer_t timer;
+
+    if (arm_posix(t->tid, to_next_point(t->tid, thread_cpu_ns(t->tid)),
+                  &timer) != 0)
+        return -1; /* exiting: the scan drops it */
+    acct_set_perf(t->tid, -1);
+    perf_close_thread(t->perf_fd);
+    t->perf_fd = -1;
+    t->timer = timer;
+    return 0;
+}
+
+/* A perf thread that is not running lately, from a rotating cursor. */
+static thread_timer *cold_perf_thread(void)
+{
+    static size_t cursor;
+    size_t k;
+
+    for (k = 0; k < 256 && k < g_nthreads; k++) {
+        thread_timer *t;
+
+        if (cursor >= g_nthreads)
+            cursor = 0;
+        t = &g_threads[cursor++];
+        if (t->perf_fd >= 0 && !t->hot)
+            return t;
+    }
+    return NULL;
+}
+
+/*
+ * perf fds are few (an eighth of RLIMIT_NOFILE) and go to threads in the
+ * order they start: with ten thousand parked threads started first, the
+ * busy ones would stay on tick-bound POSIX timers.  So a thread seen
+ * running on a POSIX timer takes an event, from a thread that is not
+ * running if the budget is spent.  Its grid stays: the switch loses or
+ * doubles nothing.
+ */
+static void upgrade(thread_timer *t, uint64_t cpu)
+{
+    thread_timer *v;
+    int fd = perf_open_thread(t->tid, g_signo, (uint64_t)g_period_ns);
+
+    if (fd < 0 && (v = cold_perf_thread()) != NULL && downgrade(v) == 0)
+        fd = perf_open_thread(t->tid, g_signo, (uint64_t)g_period_ns);
+    if (fd < 0)
+        return;
+    acct_set_perf(t->tid, fd | ACCT_PERF_FIRST);
+    if (perf_enable(fd, to_next_point(t->tid, cpu)) != 0) {
+        acct_set_perf(t->tid, -1);
+        perf_close_thread(fd);
+        return;
+    }
+    timer_delete(t->timer);
+    t->perf_fd = fd;
+    atomic_fetch_add(&g_upgrades, 1);
+}
+
 /* One thread's watchdog check; returns whether it ran since the last. */
 static int watch(thread_timer *t, uint64_t min_lag)
 {
@@ -686,6 +756,11 @@ static int watch(thread_timer *t, uint64_t min_lag)
         t->idle_passes++;
         return 0;
     }
+    /* Busy: half a period of CPU since the last pass (10 ms ago, or a
+     * slice of a sweep), not a parked thread's wake-up. */
+    if (g_use_perf && t->perf_fd < 0 &&
+        cpu - t->cpu_seen >= (uint64_t)g_period_ns / 2)
+        upgrade(t, cpu);
     t->cpu_seen = cpu;
     t->idle_passes = 0;
     lag = acct_lag(t->tid, cpu);
@@ -928,6 +1003,7 @@ int sampler_start(const sampler_opts *o)
     atomic_store(&g_handler_ns, 0);
     atomic_store(&g_nudges, 0);
     atomic_store(&g_exit_samples, 0);
+    atomic_store(&g_upgrades, 0);
     if (acct_reset() != 0)
         return error_set(PYROSCOPE_ENOMEM, "cannot map the thread table");
     if (!g_index.slots)
@@ -977,6 +1053,8 @@ void sampler_stop(void)
               (unsigned long long)atomic_load(&g_nudges),
               g_use_perf ? "perf events" : "POSIX timers",
               atomic_load(&g_handler_ns) / 1e6);
+    LOG_DEBUG("cpu sampler: %llu threads moved to a perf event",
+              (unsigned long long)atomic_load(&g_upgrades));
     if (g_fallback) {
         memset(&zero, 0, sizeof(zero));
         setitimer(ITIMER_PROF, &zero, NULL);
