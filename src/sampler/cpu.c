@@ -872,16 +872,17 @@ void thread_exit_frame(void)
 }
 
 /*
- * Stack of an exit sample: [thread exit], the start routine, then the
- * frames below the trampoline (start_thread, clone) as ordinary samples
+ * Stack of an exit sample: [thread exit], the start routine, our
+ * trampoline, then the frames below it (start_thread, clone) as ordinary samples
  * have them.  Called with g_threads_lock held, so the ring is alive.
  */
-static void record_exit(int64_t weight, uintptr_t fn, uintptr_t start_ret)
+static void record_exit(int64_t weight, uintptr_t fn, uintptr_t tramp,
+                        uintptr_t start_ret)
 {
     uint64_t base[64];
     ring_cell *c = ring_claim(g_ring);
     ring_sample *s;
-    int n, i, from = -1, k = 2;
+    int n, i, from = -1, k = 3;
 
     if (!c)
         return;
@@ -892,7 +893,9 @@ static void record_exit(int64_t weight, uintptr_t fn, uintptr_t start_ret)
     s->values[0] = weight;
     s->nlang = 0;
     s->words[0] = (uint64_t)(uintptr_t)thread_exit_frame;
-    s->words[1] = (uint64_t)fn + 1; /* a return address points past */
+    /* Callers' pcs are return addresses, looked up at pc - 1. */
+    s->words[1] = (uint64_t)fn + 1;
+    s->words[2] = (uint64_t)tramp + 1;
     n = start_ret ? sampler_backtrace_cold(base, 64) : 0;
     for (i = 0; i < n; i++)
         if (base[i] == (uint64_t)start_ret) {
@@ -917,7 +920,7 @@ static void record_exit(int64_t weight, uintptr_t fn, uintptr_t start_ret)
  * before the tick comes).  The part of a period after the last point is
  * left alone: the random phase already makes the expected count exact.
  */
-void sampler_thread_end(uintptr_t fn, uintptr_t start_ret)
+void sampler_thread_end(uintptr_t fn, uintptr_t tramp, uintptr_t start_ret)
 {
     uint64_t t0;
     thread_timer *t;
@@ -934,7 +937,7 @@ void sampler_thread_end(uintptr_t fn, uintptr_t start_ret)
     if (t && remove_at((size_t)(t - g_threads), &grid) == 0) {
         w = ((int64_t)t0 - grid) / g_period_ns;
         if (w > 0)
-            record_exit(w, fn, start_ret);
+            record_exit(w, fn, tramp, start_ret);
     }
     pthread_mutex_unlock(&g_threads_lock);
     pyroscope__tls.hook_depth--;

@@ -39,12 +39,13 @@ int sampler_fallback(void);
  * For thread_hooks.c, in a thread the application starts: whether to wrap
  * it (sampling runs, the creator is not one of ours), then at its start
  * arm its sampling, and at its exit record the periods it used since its
- * last sample (fn: its start routine; start_ret: the return address into
- * libc's thread start).  Not async-signal-safe.
+ * last sample (fn: its start routine; trampoline: ours; start_ret: the
+ * return address into libc's thread start).  Not async-signal-safe.
  */
 int sampler_thread_wanted(void);
 void sampler_thread_begin(void);
-void sampler_thread_end(uintptr_t fn, uintptr_t start_ret);
+void sampler_thread_end(uintptr_t fn, uintptr_t trampoline,
+                        uintptr_t start_ret);
 /* Periods recorded at thread exits since start. */
 uint64_t sampler_exit_samples(void);
 /* Around fork(): no handler may be mid-unwind when the process is cloned

@@ -47,6 +47,8 @@ static create_fn real_create(void)
     return f;
 }
 
+static void *thread_trampoline(void *p);
+
 static void free_ctx(start_ctx *c)
 {
     pyroscope__tls.hook_depth++; /* our own allocation is not profiled */
@@ -60,7 +62,8 @@ static void on_exit_key(void *p)
 {
     start_ctx *c = p;
 
-    sampler_thread_end((uintptr_t)c->fn, c->start_ret);
+    sampler_thread_end((uintptr_t)c->fn, (uintptr_t)thread_trampoline,
+                       c->start_ret);
     free_ctx(c);
 }
 
@@ -84,7 +87,8 @@ __attribute__((noinline)) static void *thread_trampoline(void *p)
     ret = c->fn(c->arg);
     if (g_key_ok)
         pthread_setspecific(g_exit_key, NULL);
-    sampler_thread_end((uintptr_t)c->fn, c->start_ret);
+    sampler_thread_end((uintptr_t)c->fn, (uintptr_t)thread_trampoline,
+                       c->start_ret);
     free_ctx(c);
     return ret;
 }
