@@ -22,6 +22,7 @@
 #include "acct.h"
 #include "perf.h"
 #include "sampler.h"
+#include "thread_hooks.h"
 #include "unwind.h"
 
 /* Marks our timers' signals so foreign ones can be passed on. */
@@ -1056,7 +1057,10 @@ void sampler_stop(void)
               (unsigned long long)atomic_load(&g_nudges),
               g_use_perf ? "perf events" : "POSIX timers",
               atomic_load(&g_handler_ns) / 1e6);
-    LOG_DEBUG("cpu sampler: %llu threads moved to a perf event",
+    /* Naming thread_hooks_started() also makes a static link pull in our
+     * pthread_create even when a sanitizer runtime's comes first. */
+    LOG_DEBUG("cpu sampler: %lu threads started through pthread_create, "
+              "%llu moved to a perf event", thread_hooks_started(),
               (unsigned long long)atomic_load(&g_upgrades));
     if (g_fallback) {
         memset(&zero, 0, sizeof(zero));
