@@ -201,6 +201,31 @@ static void sample(const siginfo_t *si, void *uc, pid_t tid)
         atomic_fetch_add_explicit(&g_handler_ns, b - a, memory_order_relaxed);
 }
 
+/*
+ * The event does not count from its overflow until this re-arm (signal
+ * delivery and our handler): left alone, each sample would land later on
+ * the thread's grid, which at 1000 Hz shifts samples towards the end of
+ * short threads.  So when we are more than 1/16 period past the last grid
+ * point, the next period is what is left to the next point (and the one
+ * after is a whole period again).
+ */
+static void rearm(int fd, pid_t tid, int period_changed)
+{
+    uint64_t p = (uint64_t)g_period_ns, lag = acct_lag(tid, self_cpu_ns());
+    uint64_t next = p;
+
+    if (lag > p / 16) {
+        next = lag < p - 10000 ? p - lag : 10000;
+        acct_set_perf(tid, fd | ACCT_PERF_FIRST);
+    } else if (period_changed) {
+        acct_perf_started(tid);
+    } else {
+        perf_rearm(fd, p, 0);
+        return;
+    }
+    perf_rearm(fd, next, 1);
+}
+
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
     int saved_errno = errno, perf_fd = -1, first = 0;
@@ -229,11 +254,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
         atomic_fetch_sub(&g_in_handler, 1);
     }
     /* An overflow disarms the event: re-arm it whatever happened above. */
-    if (perf_fd >= 0) {
-        if (first)
-            acct_perf_started(tid);
-        perf_rearm(perf_fd, (uint64_t)g_period_ns, first);
-    }
+    if (perf_fd >= 0)
+        rearm(perf_fd, tid, first);
     errno = saved_errno;
 }
 

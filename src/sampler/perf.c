@@ -118,12 +118,11 @@ void perf_close_thread(int fd)
     atomic_fetch_sub(&g_open, 1);
 }
 
-void perf_rearm(int fd, uint64_t period_ns, int first)
+void perf_rearm(int fd, uint64_t period_ns, int set_period)
 {
-    /* After the random first phase, every period is a whole one.  The
-     * event is disabled here (it just overflowed), so the new period
+    /* The event is disabled here (it just overflowed), so a new period
      * applies from the re-enable on. */
-    if (first)
+    if (set_period)
         ioctl(fd, PERF_EVENT_IOC_PERIOD, &period_ns);
     ioctl(fd, PERF_EVENT_IOC_REFRESH, 1);
 }

@@ -25,8 +25,9 @@ int perf_open_thread(pid_t tid, int signo, uint64_t first_ns);
 int perf_enable(int fd, uint64_t first_ns);
 void perf_close_thread(int fd);
 /* Signal handler: re-arm fd for its next overflow (each overflow disarms
- * the event, which is how it signals).  Async-signal-safe. */
-void perf_rearm(int fd, uint64_t period_ns, int first);
+ * the event, which is how it signals), after `period_ns` if set_period
+ * (else the period stays).  Async-signal-safe. */
+void perf_rearm(int fd, uint64_t period_ns, int set_period);
 /* fds open now. */
 int perf_open_count(void);
 /* After fork: the child's copies of the parent's fds are closed by the
