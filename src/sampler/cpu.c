@@ -15,11 +15,14 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/map.h"
 #include "../common/tls.h"
 #include "../common/util.h"
 #include "../tags/tags.h"
 #include "acct.h"
+#include "perf.h"
 #include "sampler.h"
+#include "thread_hooks.h"
 #include "unwind.h"
 
 /* musl names the SIGEV_THREAD_ID target field; glibc 2.36 does not. */
@@ -33,10 +36,18 @@
 
 typedef struct thread_timer {
     pid_t tid;
+    int perf_fd;       /* -1: a POSIX CPU timer instead */
     timer_t timer;
     int seen;
+    int hot;           /* in g_hot: ran lately */
+    int idle_passes;   /* watchdog passes without CPU use */
     uint64_t cpu_seen; /* its CPU clock at the previous watchdog pass */
 } thread_timer;
+
+/* Watchdog passes a thread may stay idle before it leaves the hot list,
+ * and idle threads looked at per pass (a sweep of 10,000 takes 2.5 s). */
+#define HOT_IDLE_PASSES 8
+#define COLD_PER_PASS 40
 
 static ring *g_ring;
 static int g_signo;
@@ -46,7 +57,11 @@ static int g_fallback;
 static struct sigaction g_old_action;
 static int g_installed;
 static atomic_uint_fast64_t g_samples;
-static atomic_uint_fast64_t g_handler_ns;
+static atomic_uint_fast64_t g_handler_ns; /* CPU: handler + thread hooks */
+static atomic_uint_fast64_t g_exit_samples;
+static atomic_uint_fast64_t g_upgrades; /* threads moved to perf events */
+static atomic_uint_fast64_t g_phase;
+static int g_use_perf;
 static atomic_uint_fast64_t g_nudges;
 static atomic_uint_fast64_t g_deferred; /* signals that found the guard up */
 static atomic_int g_in_handler; /* handlers running now */
@@ -59,8 +74,34 @@ static _Atomic(const pyroscope_frame_provider *) g_provider;
 static pthread_mutex_t g_threads_lock = PTHREAD_MUTEX_INITIALIZER;
 static thread_timer *g_threads;
 static size_t g_nthreads, g_cap_threads;
+static map g_index;          /* tid -> index + 1 into g_threads */
+static pid_t *g_hot;         /* threads that ran lately (watchdog) */
+static size_t g_nhot, g_cap_hot;
+static size_t g_cold_cursor;
 
 /* ---- the signal handler ---- */
+
+static pid_t gettid_raw(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+/* A perf event's overflow: POLL_HUP from the fd this thread's slot names.
+ * Anything else with that code (the application's own F_SETSIG I/O) is
+ * not ours. */
+static int is_our_perf(const siginfo_t *si, pid_t tid, int *fd, int *first)
+{
+    int v;
+
+    if (g_fallback || si->si_code != POLL_HUP)
+        return 0;
+    v = acct_perf_fd(tid);
+    if (v < 0 || (v & ~ACCT_PERF_FIRST) != si->si_fd)
+        return 0;
+    *fd = si->si_fd;
+    *first = (v & ACCT_PERF_FIRST) != 0;
+    return 1;
+}
 
 static int is_ours(const siginfo_t *si)
 {
@@ -86,23 +127,31 @@ static void chain(int sig, siginfo_t *si, void *uc)
 }
 
 /* Periods of CPU time this sample stands for; 0 to skip it. */
-static int64_t sample_weight(const siginfo_t *si)
+static int64_t sample_weight(const siginfo_t *si, pid_t tid, uint64_t now)
 {
-    uint64_t now;
     int64_t w;
 
-    if (!g_fallback && (now = time_clock_ns(CLOCK_THREAD_CPUTIME_ID)) != 0) {
-        w = acct_take((pid_t)syscall(SYS_gettid), now, (uint64_t)g_period_ns);
+    if (g_fallback)
+        return 1;
+    if (now != 0) {
+        w = acct_take(tid, now, (uint64_t)g_period_ns);
         if (w >= 0)
             return w;
     }
-    return 1 + (!g_fallback && si->si_overrun > 0 ? si->si_overrun : 0);
+    /* Not in the table: a thread that did not fit weighs by overrun; one
+     * just removed (it exits, or the sampler stops) gets nothing. */
+    if (!acct_overflowed())
+        return 0;
+    return 1 + (si->si_code == SI_TIMER && si->si_overrun > 0 ?
+                si->si_overrun : 0);
 }
 
-static void record(const siginfo_t *si, void *uc)
+/* Samples a thread takes with a cursor walk before the fast one. */
+#define YOUNG_SAMPLES 8
+
+static void record(int64_t weight, void *uc, pid_t tid)
 {
     const pyroscope_frame_provider *prov;
-    int64_t weight = sample_weight(si);
     ring_cell *c;
     ring_sample *s;
     int n = 0;
@@ -114,6 +163,7 @@ static void record(const siginfo_t *si, void *uc)
         return;
     s = &c->s;
     s->type = SAMPLE_CPU;
+    s->flags = 0;
     s->tagset = tags_current();
     s->span_id = tls_span(&s->span_name);
     s->values[0] = weight;
@@ -131,24 +181,56 @@ static void record(const siginfo_t *si, void *uc)
     }
     if (s->nlang == 0 || prov->native_frames)
         s->nnative = (uint16_t)unwind_from_signal(
-            uc, s->words + 2 * s->nlang, RING_MAX_WORDS - 2 * s->nlang);
+            uc, s->words + 2 * s->nlang, RING_MAX_WORDS - 2 * s->nlang,
+            tid && acct_count_sample(tid) < YOUNG_SAMPLES);
     atomic_fetch_add_explicit(&g_samples, 1, memory_order_relaxed);
     ring_publish(g_ring, c);
 }
 
-/* CLOCK_MONOTONIC is a vDSO read: cheap enough to account for our own
- * cost in every sample. */
-static void record_timed(const siginfo_t *si, void *uc)
+static uint64_t self_cpu_ns(void)
 {
-    struct timespec a, b;
+    return time_clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}
 
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    record(si, uc);
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    atomic_fetch_add_explicit(&g_handler_ns,
-                              (uint64_t)((b.tv_sec - a.tv_sec) * 1000000000L +
-                                         (b.tv_nsec - a.tv_nsec)),
-                              memory_order_relaxed);
+/*
+ * Our cost is the CPU time the handler takes, from the thread's CPU clock
+ * (which the weight needs anyway).  Wall time would count every time a
+ * thread is preempted inside the handler: with 128 threads on 2 CPUs that
+ * read several times the whole process CPU.
+ */
+static void sample(const siginfo_t *si, void *uc, pid_t tid)
+{
+    uint64_t a = g_fallback ? 0 : self_cpu_ns(), b;
+
+    record(sample_weight(si, tid, a), uc, tid);
+    b = self_cpu_ns();
+    if (a && b > a)
+        atomic_fetch_add_explicit(&g_handler_ns, b - a, memory_order_relaxed);
+}
+
+/*
+ * The event does not count from its overflow until this re-arm (signal
+ * delivery and our handler): left alone, each sample would land later on
+ * the thread's grid, which at 1000 Hz shifts samples towards the end of
+ * short threads.  So when we are more than 1/16 period past the last grid
+ * point, the next period is what is left to the next point (and the one
+ * after is a whole period again).
+ */
+static void rearm(int fd, pid_t tid, int period_changed)
+{
+    uint64_t p = (uint64_t)g_period_ns, lag = acct_lag(tid, self_cpu_ns());
+    uint64_t next = p;
+
+    if (lag > p / 16) {
+        next = lag < p - 10000 ? p - lag : 10000;
+        acct_set_perf(tid, fd | ACCT_PERF_FIRST);
+    } else if (period_changed) {
+        acct_perf_started(tid);
+    } else {
+        perf_rearm(fd, p, 0);
+        return;
+    }
+    perf_rearm(fd, next, 1);
 }
 
 /*
@@ -171,28 +253,45 @@ static int on_small_altstack(void)
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
-    int saved_errno = errno;
+    int saved_errno = errno, perf_fd = -1, first = 0;
+    pid_t tid = 0;
 
-    if (!is_ours(si)) {
+    if (si->si_code == POLL_HUP) {
+        tid = gettid_raw();
+        if (!is_our_perf(si, tid, &perf_fd, &first)) {
+            chain(sig, si, uc);
+            errno = saved_errno;
+            return;
+        }
+    } else if (!is_ours(si)) {
         chain(sig, si, uc);
-    } else if (atomic_load_explicit(&g_active, memory_order_relaxed)) {
+        errno = saved_errno;
+        return;
+    } else if (!g_fallback) {
+        tid = gettid_raw();
+    }
+    if (atomic_load_explicit(&g_active, memory_order_relaxed)) {
         /* While fork() is being prepared no handler may start unwinding:
          * a libunwind lock held at the clone would stay held in the child. */
         atomic_fetch_add(&g_in_handler, 1);
         if (tls_guard_up() || on_small_altstack()) {
-            /* Interrupted our own code, maybe inside the unwinder (or
-             * runs on a tiny alternate stack): no sample.  Its CPU time is not lost: the thread's next sample
-             * is weighted by all CPU time since the last one (acct.h). */
+            /* Interrupted our own code, maybe inside the unwinder, or
+             * running on a tiny alternate stack: no sample.  Its CPU time
+             * is not lost: the thread's next sample is weighted by all CPU
+             * time since the last one (acct.h). */
             atomic_fetch_add_explicit(&g_deferred, 1, memory_order_relaxed);
         } else if (!atomic_load(&g_forking)) {
             /* Locks and allocations of the unwinder go to the real
              * functions, never into a hook that would unwind again. */
             tls_guard_raise();
-            record_timed(si, uc);
+            sample(si, uc, tid);
             tls_guard_lower();
         }
         atomic_fetch_sub(&g_in_handler, 1);
     }
+    /* An overflow disarms the event: re-arm it whatever happened above. */
+    if (perf_fd >= 0)
+        rearm(perf_fd, tid, first);
     errno = saved_errno;
 }
 
@@ -253,7 +352,30 @@ static clockid_t thread_cpu_clock(pid_t tid)
     return (clockid_t)((~(unsigned)tid) << 3) | 6;
 }
 
-static int arm_thread(pid_t tid, timer_t *out)
+static uint64_t thread_cpu_ns(pid_t tid)
+{
+    return time_clock_ns(thread_cpu_clock(tid));
+}
+
+/*
+ * Where a new thread's first sample falls, in (0, period]: a Weyl sequence
+ * (golden-ratio steps from a random start) rather than independent random
+ * draws.  Each thread's expected sample count is still its CPU / period,
+ * also for threads shorter than a period; and because successive threads'
+ * phases spread evenly, the totals over many short threads stay within a
+ * few samples of CPU x rate instead of a binomial's square root.
+ */
+static uint64_t next_phase(void)
+{
+    uint64_t u = atomic_fetch_add_explicit(&g_phase, 0x9e3779b97f4a7c15ull,
+                                           memory_order_relaxed);
+    uint64_t ph = (uint64_t)(((unsigned __int128)u * (uint64_t)g_period_ns)
+                             >> 64);
+
+    return ph + 1;
+}
+
+static int arm_posix(pid_t tid, uint64_t first_ns, timer_t *out)
 {
     struct sigevent sev;
     struct itimerspec its;
@@ -267,7 +389,8 @@ static int arm_thread(pid_t tid, timer_t *out)
         return -1;
     its.it_interval.tv_sec = g_period_ns / 1000000000L;
     its.it_interval.tv_nsec = g_period_ns % 1000000000L;
-    its.it_value = its.it_interval;
+    its.it_value.tv_sec = (time_t)(first_ns / 1000000000ull);
+    its.it_value.tv_nsec = (long)(first_ns % 1000000000ull);
     if (timer_settime(*out, 0, &its, NULL) != 0) {
         timer_delete(*out);
         return -1;
@@ -275,9 +398,64 @@ static int arm_thread(pid_t tid, timer_t *out)
     return 0;
 }
 
-static uint64_t thread_cpu_ns(pid_t tid)
+/* CPU time tid has until grid point `at`; at least 10 us. */
+static uint64_t remaining(int64_t at, pid_t tid)
 {
-    return time_clock_ns(thread_cpu_clock(tid));
+    int64_t left = at - (int64_t)thread_cpu_ns(tid);
+
+    return left > 10000 ? (uint64_t)left : 10000;
+}
+
+/*
+ * Start sampling tid: its grid is read before the timer starts, so no
+ * signal can come before a grid point; the slot exists before the first
+ * signal can.  Called with g_threads_lock held.
+ */
+static int arm_thread(thread_timer *t, pid_t tid)
+{
+    uint64_t phase = next_phase(), cpu = thread_cpu_ns(tid), first;
+    int64_t grid = (int64_t)cpu + (int64_t)phase - g_period_ns;
+    int fd = g_use_perf ? perf_open_thread(tid, g_signo, phase) : -1;
+
+    t->tid = tid;
+    t->perf_fd = fd;
+    t->cpu_seen = cpu;
+    if (acct_add(tid, grid, fd >= 0 ? fd | ACCT_PERF_FIRST : -1) != 0 &&
+        fd >= 0) {
+        /* No slot: the handler could not tell the event's signals. */
+        perf_close_thread(fd);
+        t->perf_fd = fd = -1;
+    }
+    /* Opening took CPU time of its own (tens of us when the thread arms
+     * itself): aim the first expiry at the grid point, not past it. */
+    first = remaining(grid + g_period_ns, tid);
+    if (fd >= 0) {
+        if (perf_enable(fd, first) == 0)
+            return 0;
+        acct_add(tid, grid, -1);
+        perf_close_thread(fd);
+        t->perf_fd = -1;
+        first = remaining(grid + g_period_ns, tid);
+    }
+    if (arm_posix(tid, first, &t->timer) != 0) {
+        acct_remove(tid, NULL);
+        return -1; /* the thread may have just exited */
+    }
+    return 0;
+}
+
+/* Stop tid's source and forget it; *grid_ns as acct_remove's. */
+static int disarm_thread(thread_timer *t, int64_t *grid_ns)
+{
+    /* Slot first: a signal still in flight is then dropped, and never
+     * re-arms an fd number that close() may hand to someone else. */
+    int rc = acct_remove(t->tid, grid_ns);
+
+    if (t->perf_fd >= 0)
+        perf_close_thread(t->perf_fd);
+    else
+        timer_delete(t->timer);
+    return rc;
 }
 
 static int is_excluded(pid_t tid)
@@ -290,9 +468,60 @@ static int is_excluded(pid_t tid)
     return 0;
 }
 
+static thread_timer *find_thread(pid_t tid)
+{
+    uint64_t *ix = map_get(&g_index, (uint64_t)(uint32_t)tid);
+
+    return ix ? &g_threads[*ix - 1] : NULL;
+}
+
+static thread_timer *add_thread(pid_t tid)
+{
+    thread_timer *t;
+
+    if (array_grow((void **)&g_threads, &g_cap_threads, g_nthreads + 1,
+                   sizeof(*g_threads)) != 0)
+        return NULL;
+    t = &g_threads[g_nthreads];
+    memset(t, 0, sizeof(*t));
+    if (arm_thread(t, tid) != 0)
+        return NULL;
+    if (map_put(&g_index, (uint64_t)(uint32_t)tid, g_nthreads + 1) != 0) {
+        disarm_thread(t, NULL);
+        return NULL;
+    }
+    t->seen = 1;
+    g_nthreads++;
+    return t;
+}
+
+/* Swap the last entry into slot i. */
+static int remove_at(size_t i, int64_t *grid_ns)
+{
+    int rc = disarm_thread(&g_threads[i], grid_ns);
+
+    map_del(&g_index, (uint64_t)(uint32_t)g_threads[i].tid);
+    g_threads[i] = g_threads[--g_nthreads];
+    if (i < g_nthreads)
+        map_put(&g_index, (uint64_t)(uint32_t)g_threads[i].tid, i + 1);
+    return rc;
+}
+
+static void remove_all(void)
+{
+    size_t i;
+
+    for (i = 0; i < g_nthreads; i++)
+        disarm_thread(&g_threads[i], NULL);
+    g_nthreads = 0;
+    g_nhot = 0;
+    map_clear(&g_index);
+}
+
 void sampler_exclude_self(void)
 {
-    pid_t tid = (pid_t)syscall(SYS_gettid);
+    pid_t tid = gettid_raw();
+    thread_timer *t;
     sigset_t all;
     int i, zero;
 
@@ -312,36 +541,14 @@ void sampler_exclude_self(void)
     for (i = 0; i < MAX_EXCLUDED; i++) {
         zero = 0;
         if (atomic_compare_exchange_strong(&g_excluded[i], &zero, tid))
-            return;
+            break;
     }
-}
-
-static thread_timer *find_thread(pid_t tid)
-{
-    size_t i;
-
-    for (i = 0; i < g_nthreads; i++)
-        if (g_threads[i].tid == tid)
-            return &g_threads[i];
-    return NULL;
-}
-
-static void add_thread(pid_t tid)
-{
-    thread_timer *t;
-    timer_t timer;
-
-    if (array_grow((void **)&g_threads, &g_cap_threads, g_nthreads + 1,
-                   sizeof(*g_threads)) != 0)
-        return;
-    if (arm_thread(tid, &timer) != 0)
-        return; /* the thread may have just exited */
-    t = &g_threads[g_nthreads++];
-    t->tid = tid;
-    t->timer = timer;
-    t->seen = 1;
-    t->cpu_seen = thread_cpu_ns(tid);
-    acct_add(tid, t->cpu_seen);
+    /* Started through pthread_create's trampoline while sampling runs. */
+    pthread_mutex_lock(&g_threads_lock);
+    t = find_thread(tid);
+    if (t)
+        remove_at((size_t)(t - g_threads), NULL);
+    pthread_mutex_unlock(&g_threads_lock);
 }
 
 static void drop_unseen(void)
@@ -349,13 +556,10 @@ static void drop_unseen(void)
     size_t i = 0;
 
     while (i < g_nthreads) {
-        if (g_threads[i].seen) {
+        if (g_threads[i].seen)
             i++;
-            continue;
-        }
-        timer_delete(g_threads[i].timer);
-        acct_remove(g_threads[i].tid);
-        g_threads[i] = g_threads[--g_nthreads];
+        else
+            remove_at(i, NULL);
     }
 }
 
@@ -368,7 +572,6 @@ static void ensure_handler_locked(void)
 {
     struct sigaction cur;
     struct itimerval zero;
-    size_t i;
     int sig;
 
     if (sigaction(g_signo, NULL, &cur) != 0 ||
@@ -382,9 +585,7 @@ static void ensure_handler_locked(void)
                  "stopped (setitimer fallback cannot move)");
         return;
     }
-    for (i = 0; i < g_nthreads; i++)
-        timer_delete(g_threads[i].timer);
-    g_nthreads = 0;
+    remove_all();
     acct_reset();
     sig = pick_signal(0);
     LOG_WARN("signal %d was taken over by the application; sampling moves "
@@ -395,71 +596,101 @@ static void ensure_handler_locked(void)
 }
 
 /*
- * A full directory scan costs ~50 us; the link count of /proc/self/task
- * (threads + 2) costs one stat.  Scan when the count changes, and every
- * 250 ms anyway (a thread may have exited while another started).  Reset by
- * sampler_start: a new profiler must not trust an old count.
+ * A full directory scan costs ~50 us per 100 threads; the link count of
+ * /proc/self/task (threads + 2) costs one stat.  Scan when the count
+ * changes, and now and then anyway (a thread may have exited while another
+ * started): every 250 ms, stretched with the thread count so that ten
+ * thousand idle threads cost no more than a few.  Threads started through
+ * pthread_create are armed by themselves; the scan is for the others.
+ * Reset by sampler_start: a new profiler must not trust an old count.
  */
 static nlink_t g_last_nlink;
 static uint64_t g_last_full_scan;
 
 static int threads_may_have_changed(void)
 {
-    nlink_t *last = &g_last_nlink;
-    uint64_t *last_full = &g_last_full_scan;
     struct stat st;
-    uint64_t now = time_mono_ns();
+    uint64_t now = time_mono_ns(), every = 250000000ull;
 
-    if (stat("/proc/self/task", &st) != 0 || st.st_nlink != *last ||
-        now - *last_full >= 250000000ull) {
-        *last = st.st_nlink;
-        *last_full = now;
+    if (g_nthreads > 256)
+        every *= g_nthreads / 256;
+    if (stat("/proc/self/task", &st) != 0 || st.st_nlink != g_last_nlink ||
+        now - g_last_full_scan >= every) {
+        g_last_nlink = st.st_nlink;
+        g_last_full_scan = now;
         return 1;
     }
     return 0;
 }
 
-void sampler_scan_threads(void)
+/* The thread ids now in /proc/self/task; malloc'd, *n of them. */
+static pid_t *list_tasks(size_t *n)
 {
-    DIR *dir;
+    DIR *dir = opendir("/proc/self/task");
     struct dirent *de;
-    size_t i;
+    pid_t *v = NULL;
+    size_t cap = 0;
 
-    if (!atomic_load(&g_active))
-        return;
-    if (g_fallback) {
-        pthread_mutex_lock(&g_threads_lock);
-        ensure_handler_locked();
-        pthread_mutex_unlock(&g_threads_lock);
-        return;
-    }
-    pthread_mutex_lock(&g_threads_lock);
-    ensure_handler_locked();
-    if (g_nthreads && !threads_may_have_changed()) {
-        pthread_mutex_unlock(&g_threads_lock);
-        return;
-    }
-    dir = opendir("/proc/self/task");
-    if (!dir) {
-        pthread_mutex_unlock(&g_threads_lock);
-        return;
-    }
-    for (i = 0; i < g_nthreads; i++)
-        g_threads[i].seen = 0;
+    *n = 0;
+    if (!dir)
+        return NULL;
     while ((de = readdir(dir)) != NULL) {
         pid_t tid = (pid_t)atoi(de->d_name);
-        thread_timer *t;
-        if (tid <= 0 || is_excluded(tid))
+
+        if (tid <= 0)
             continue;
-        t = find_thread(tid);
+        if (array_grow((void **)&v, &cap, *n + 1, sizeof(*v)) != 0)
+            break;
+        v[(*n)++] = tid;
+    }
+    closedir(dir);
+    return v;
+}
+
+static void reconcile(const pid_t *tids, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < g_nthreads; i++)
+        g_threads[i].seen = 0;
+    for (i = 0; i < n; i++) {
+        thread_timer *t;
+
+        if (is_excluded(tids[i]))
+            continue;
+        t = find_thread(tids[i]);
         if (t)
             t->seen = 1;
         else
-            add_thread(tid);
+            add_thread(tids[i]);
     }
-    closedir(dir);
     drop_unseen();
+}
+
+void sampler_scan_threads(void)
+{
+    pid_t *tids;
+    size_t n;
+    int scan;
+
+    if (!atomic_load(&g_active))
+        return;
+    pthread_mutex_lock(&g_threads_lock);
+    ensure_handler_locked();
+    scan = !g_fallback && (!g_nthreads || threads_may_have_changed());
     pthread_mutex_unlock(&g_threads_lock);
+    if (!scan)
+        return;
+    /* Read the directory unlocked: threads starting meanwhile register
+     * themselves without waiting for it. */
+    tids = list_tasks(&n);
+    if (!tids)
+        return;
+    pthread_mutex_lock(&g_threads_lock);
+    if (atomic_load(&g_active))
+        reconcile(tids, n);
+    pthread_mutex_unlock(&g_threads_lock);
+    free(tids);
 }
 
 /* ---- watchdog: catch-up signals when the kernel holds a timer back ---- */
@@ -506,19 +737,131 @@ static void nudge(pid_t tid)
         atomic_fetch_add(&g_nudges, 1);
 }
 
+/* CPU time until tid's next grid point, from its CPU clock `cpu`. */
+static uint64_t to_next_point(pid_t tid, uint64_t cpu)
+{
+    uint64_t lag = acct_lag(tid, cpu) % (uint64_t)g_period_ns;
+
+    return (uint64_t)g_period_ns - lag;
+}
+
+/* Give up t's perf event for a POSIX timer; 0 when done. */
+static int downgrade(thread_timer *t)
+{
+    timer_t timer;
+
+    if (arm_posix(t->tid, to_next_point(t->tid, thread_cpu_ns(t->tid)),
+                  &timer) != 0)
+        return -1; /* exiting: the scan drops it */
+    acct_set_perf(t->tid, -1);
+    perf_close_thread(t->perf_fd);
+    t->perf_fd = -1;
+    t->timer = timer;
+    return 0;
+}
+
+/* A perf thread that is not running lately, from a rotating cursor. */
+static thread_timer *cold_perf_thread(void)
+{
+    static size_t cursor;
+    size_t k;
+
+    for (k = 0; k < 256 && k < g_nthreads; k++) {
+        thread_timer *t;
+
+        if (cursor >= g_nthreads)
+            cursor = 0;
+        t = &g_threads[cursor++];
+        if (t->perf_fd >= 0 && !t->hot)
+            return t;
+    }
+    return NULL;
+}
+
+/*
+ * perf fds are few (an eighth of RLIMIT_NOFILE) and go to threads in the
+ * order they start: with ten thousand parked threads started first, the
+ * busy ones would stay on tick-bound POSIX timers.  So a thread seen
+ * running on a POSIX timer takes an event, from a thread that is not
+ * running if the budget is spent.  Its grid stays: the switch loses or
+ * doubles nothing.
+ */
+static void upgrade(thread_timer *t, uint64_t cpu)
+{
+    thread_timer *v;
+    int fd = perf_open_thread(t->tid, g_signo, (uint64_t)g_period_ns);
+
+    if (fd < 0 && (v = cold_perf_thread()) != NULL && downgrade(v) == 0)
+        fd = perf_open_thread(t->tid, g_signo, (uint64_t)g_period_ns);
+    if (fd < 0)
+        return;
+    acct_set_perf(t->tid, fd | ACCT_PERF_FIRST);
+    if (perf_enable(fd, to_next_point(t->tid, cpu)) != 0) {
+        acct_set_perf(t->tid, -1);
+        perf_close_thread(fd);
+        return;
+    }
+    timer_delete(t->timer);
+    t->perf_fd = fd;
+    atomic_fetch_add(&g_upgrades, 1);
+}
+
+/* One thread's watchdog check; returns whether it ran since the last. */
+static int watch(thread_timer *t, uint64_t min_lag)
+{
+    uint64_t cpu = thread_cpu_ns(t->tid), lag;
+
+    if (cpu == t->cpu_seen) {
+        t->idle_passes++;
+        return 0;
+    }
+    /* Busy: half a period of CPU since the last pass (10 ms ago, or a
+     * slice of a sweep), not a parked thread's wake-up. */
+    if (g_use_perf && t->perf_fd < 0 &&
+        cpu - t->cpu_seen >= (uint64_t)g_period_ns / 2)
+        upgrade(t, cpu);
+    t->cpu_seen = cpu;
+    t->idle_passes = 0;
+    lag = acct_lag(t->tid, cpu);
+    if (lag < min_lag || !thread_running(t->tid))
+        return 1;
+    nudge(t->tid);
+    /* A perf event re-arms only from its own signal; SIGPROF does not
+     * queue, so that one can merge with a catch-up signal and be lost.
+     * Far behind: re-arm it from here (if it was alive, it skips one
+     * overflow, which the weights absorb). */
+    if (t->perf_fd >= 0 && lag >= 2 * min_lag)
+        perf_enable(t->perf_fd, (uint64_t)g_period_ns);
+    return 1;
+}
+
+static void mark_hot(thread_timer *t)
+{
+    if (t->hot || array_grow((void **)&g_hot, &g_cap_hot, g_nhot + 1,
+                             sizeof(*g_hot)) != 0)
+        return;
+    t->hot = 1;
+    g_hot[g_nhot++] = t->tid;
+}
+
 /*
  * Under CPU contention a thread that makes many syscalls can see its CPU
  * timer's signal held back by the kernel for hundreds of ms, then get one
  * signal for all of it: that sample lands on whatever code runs at that
  * moment, which skews the profile towards it.  So the collector checks
- * every thread that ran since its last pass, and signals one whose CPU time
- * is well past its last sample; the handler weighs it by CPU time (acct.h),
- * so a timer signal that does arrive just after is simply skipped.
+ * every thread that ran lately, and signals one whose CPU time is well
+ * past its last sample; the handler weighs it by CPU time (acct.h), so a
+ * timer signal that does arrive just after is simply skipped.
+ *
+ * Reading a thread's CPU clock is a syscall: with ten thousand threads,
+ * every thread every tick would cost a CPU.  So each pass reads the hot
+ * threads (those that ran in the last few passes) and a slice of the
+ * others, which join the hot list when they turn out to run.
  */
 void sampler_watchdog(void)
 {
-    uint64_t min_lag, cpu;
-    size_t i;
+    uint64_t min_lag;
+    size_t i, k;
 
     /* The collector starts before the sampler: g_active (set last by
      * sampler_start) guards the other settings. */
@@ -528,17 +871,142 @@ void sampler_watchdog(void)
     if (min_lag < WATCHDOG_MIN_LAG_NS)
         min_lag = WATCHDOG_MIN_LAG_NS;
     pthread_mutex_lock(&g_threads_lock);
-    for (i = 0; i < g_nthreads; i++) {
-        thread_timer *t = &g_threads[i];
+    for (i = 0; i < g_nhot;) {
+        thread_timer *t = find_thread(g_hot[i]);
 
-        cpu = thread_cpu_ns(t->tid);
-        if (cpu == t->cpu_seen)
-            continue; /* idle since the last pass */
-        t->cpu_seen = cpu;
-        if (acct_lag(t->tid, cpu) >= min_lag && thread_running(t->tid))
-            nudge(t->tid);
+        if (t && (watch(t, min_lag) || t->idle_passes < HOT_IDLE_PASSES)) {
+            i++;
+            continue;
+        }
+        if (t)
+            t->hot = 0;
+        g_hot[i] = g_hot[--g_nhot];
+    }
+    for (k = 0; k < COLD_PER_PASS && k < g_nthreads; k++) {
+        thread_timer *t;
+
+        if (g_cold_cursor >= g_nthreads)
+            g_cold_cursor = 0;
+        t = &g_threads[g_cold_cursor++];
+        if (!t->hot && watch(t, min_lag))
+            mark_hot(t);
     }
     pthread_mutex_unlock(&g_threads_lock);
+}
+
+/* ---- threads started through pthread_create (thread_hooks.c) ---- */
+
+int sampler_thread_wanted(void)
+{
+    return atomic_load_explicit(&g_active, memory_order_relaxed) &&
+           !g_fallback && !is_excluded(gettid_raw());
+}
+
+void sampler_thread_begin(void)
+{
+    uint64_t t0 = self_cpu_ns();
+    pid_t tid = gettid_raw();
+    thread_timer *t;
+
+    pyroscope__tls.hook_depth++; /* our registry's allocations */
+    pthread_mutex_lock(&g_threads_lock);
+    if (atomic_load(&g_active) && !g_fallback && !find_thread(tid)) {
+        t = add_thread(tid);
+        if (t)
+            mark_hot(t);
+    }
+    pthread_mutex_unlock(&g_threads_lock);
+    pyroscope__tls.hook_depth--;
+    atomic_fetch_add_explicit(&g_handler_ns, self_cpu_ns() - t0,
+                              memory_order_relaxed);
+}
+
+/* Stands for the CPU time a thread used after its last sample, up to its
+ * exit: in profiles as a leaf under the thread's start routine. */
+__attribute__((noinline, used)) void thread_exit_frame(void)
+    __asm__("\"[thread exit]\"");
+void thread_exit_frame(void)
+{
+    __asm__ volatile("");
+}
+
+/*
+ * Stack of an exit sample: [thread exit], the start routine, our
+ * trampoline, then the frames below it (start_thread, clone) as ordinary samples
+ * have them.  Called with g_threads_lock held, so the ring is alive.
+ */
+static void record_exit(int64_t weight, uintptr_t fn, uintptr_t tramp,
+                        uintptr_t start_ret)
+{
+    uint64_t base[64];
+    ring_cell *c = ring_claim(g_ring);
+    ring_sample *s;
+    int n, i, from = -1, k = 3;
+
+    if (!c)
+        return;
+    s = &c->s;
+    s->type = SAMPLE_CPU;
+    s->flags = 0;
+    s->tagset = tags_current();
+    s->values[0] = weight;
+    s->nlang = 0;
+    s->words[0] = (uint64_t)(uintptr_t)thread_exit_frame;
+    /* Callers' pcs are return addresses, looked up at pc - 1. */
+    s->words[1] = (uint64_t)fn + 1;
+    s->words[2] = (uint64_t)tramp + 1;
+    n = start_ret ? sampler_backtrace_cold(base, 64) : 0;
+    for (i = 0; i < n; i++)
+        if (base[i] == (uint64_t)start_ret) {
+            from = i;
+            break;
+        }
+    if (from < 0 && start_ret)
+        s->words[k++] = (uint64_t)start_ret;
+    for (i = from < 0 ? n : from; i < n && k < RING_MAX_WORDS; i++)
+        s->words[k++] = base[i];
+    s->nnative = (uint16_t)k;
+    atomic_fetch_add_explicit(&g_samples, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g_exit_samples, (uint64_t)weight,
+                              memory_order_relaxed);
+    ring_publish(g_ring, c);
+}
+
+/*
+ * A thread started through the trampoline exits: stop its timer, and
+ * record the grid points its CPU clock passed since its last sample (a
+ * timer fires on a scheduler tick, so a thread can pass a point and exit
+ * before the tick comes).  The part of a period after the last point is
+ * left alone: the random phase already makes the expected count exact.
+ */
+void sampler_thread_end(uintptr_t fn, uintptr_t tramp, uintptr_t start_ret)
+{
+    uint64_t t0;
+    thread_timer *t;
+    int64_t grid, w;
+    pid_t tid;
+
+    if (!atomic_load_explicit(&g_active, memory_order_relaxed) || g_fallback)
+        return;
+    t0 = self_cpu_ns();
+    tid = gettid_raw();
+    pyroscope__tls.hook_depth++;
+    pthread_mutex_lock(&g_threads_lock);
+    t = atomic_load(&g_active) ? find_thread(tid) : NULL;
+    if (t && remove_at((size_t)(t - g_threads), &grid) == 0) {
+        w = ((int64_t)t0 - grid) / g_period_ns;
+        if (w > 0)
+            record_exit(w, fn, tramp, start_ret);
+    }
+    pthread_mutex_unlock(&g_threads_lock);
+    pyroscope__tls.hook_depth--;
+    atomic_fetch_add_explicit(&g_handler_ns, self_cpu_ns() - t0,
+                              memory_order_relaxed);
+}
+
+uint64_t sampler_exit_samples(void)
+{
+    return atomic_load(&g_exit_samples);
 }
 
 /* ---- fallback: one process-wide CPU timer ---- */
@@ -562,6 +1030,28 @@ static int want_fallback(void)
 
 /* ---- lifecycle ---- */
 
+static int probe_posix(void)
+{
+    timer_t probe;
+
+    if (arm_posix(gettid_raw(), (uint64_t)g_period_ns, &probe) != 0)
+        return -1;
+    timer_delete(probe);
+    return 0;
+}
+
+/* Golden-ratio steps from a start that differs per process and start. */
+static void seed_phase(void)
+{
+    uint64_t x = time_mono_ns() ^ ((uint64_t)getpid() << 32) ^
+                 (uint64_t)(uintptr_t)&x;
+
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    atomic_store(&g_phase, x);
+}
+
 int sampler_start(const sampler_opts *o)
 {
     uint64_t warm[4];
@@ -575,7 +1065,13 @@ int sampler_start(const sampler_opts *o)
     atomic_store(&g_handler_ns, 0);
     atomic_store(&g_nudges, 0);
     atomic_store(&g_deferred, 0);
-    acct_reset();
+    atomic_store(&g_exit_samples, 0);
+    atomic_store(&g_upgrades, 0);
+    if (acct_reset() != 0)
+        return error_set(PYROSCOPE_ENOMEM, "cannot map the thread table");
+    if (!g_index.slots)
+        map_init(&g_index);
+    seed_phase();
     g_last_nlink = 0;
     g_last_full_scan = 0;
     g_period_ns = 1000000000L / o->rate_hz;
@@ -584,16 +1080,12 @@ int sampler_start(const sampler_opts *o)
     if (install_handler(g_signo) != 0)
         return error_set(PYROSCOPE_ERROR, "sigaction(%d): %s", g_signo,
                          strerror(errno));
-    if (!g_fallback) {
-        timer_t probe;
-        if (arm_thread((pid_t)syscall(SYS_gettid), &probe) != 0) {
-            LOG_WARN("per-thread CPU timers unavailable (%s); falling back "
-                     "to setitimer(ITIMER_PROF)", strerror(errno));
-            g_fallback = 1;
-        } else {
-            timer_delete(probe);
-        }
+    if (!g_fallback && probe_posix() != 0) {
+        LOG_WARN("per-thread CPU timers unavailable (%s); falling back "
+                 "to setitimer(ITIMER_PROF)", strerror(errno));
+        g_fallback = 1;
     }
+    g_use_perf = !g_fallback && perf_probe(g_signo, 0);
     if (g_fallback && g_signo != SIGPROF) {
         g_signo = SIGPROF;
         install_handler(SIGPROF);
@@ -617,18 +1109,26 @@ void sampler_stop(void)
     size_t i;
 
     atomic_store(&g_active, 0);
-    LOG_DEBUG("cpu sampler: %llu samples, %llu catch-up signals, %llu "
-              "deferred (re-entered)",
+    LOG_DEBUG("cpu sampler: %llu samples (%llu periods at thread exits), "
+              "%llu catch-up signals, %s, %.1f ms in handler and hooks",
               (unsigned long long)atomic_load(&g_samples),
+              (unsigned long long)atomic_load(&g_exit_samples),
               (unsigned long long)atomic_load(&g_nudges),
-              (unsigned long long)atomic_load(&g_deferred));
+              g_use_perf ? "perf events" : "POSIX timers",
+              atomic_load(&g_handler_ns) / 1e6);
+    LOG_DEBUG("cpu sampler: %llu signals deferred (re-entered or on a small "
+              "alternate stack)", (unsigned long long)atomic_load(&g_deferred));
+    /* Naming thread_hooks_started() also makes a static link pull in our
+     * pthread_create even when a sanitizer runtime's comes first. */
+    LOG_DEBUG("cpu sampler: %lu threads started through pthread_create, "
+              "%llu moved to a perf event", thread_hooks_started(),
+              (unsigned long long)atomic_load(&g_upgrades));
     if (g_fallback) {
         memset(&zero, 0, sizeof(zero));
         setitimer(ITIMER_PROF, &zero, NULL);
     }
     pthread_mutex_lock(&g_threads_lock);
-    for (i = 0; i < g_nthreads; i++)
-        timer_delete(g_threads[i].timer);
+    remove_all();
     free(g_threads);
     g_threads = NULL;
     g_nthreads = g_cap_threads = 0;
@@ -639,14 +1139,27 @@ void sampler_stop(void)
 
 void sampler_atfork_child(void)
 {
-    /* POSIX timers are not inherited across fork; the list is stale.  It
-     * is abandoned, not freed: the collector may have been resizing it. */
+    size_t i;
+
+    /* POSIX timers are not inherited across fork (and their ids must not
+     * be deleted here: they may name the child's own); the perf fds are,
+     * as copies of the parent's threads' events.  The list is whole:
+     * sampler_fork_prepare held its lock. */
     pthread_mutex_init(&g_threads_lock, NULL);
+    for (i = 0; i < g_nthreads; i++)
+        if (g_threads[i].perf_fd >= 0)
+            close(g_threads[i].perf_fd);
+    free(g_threads);
+    free(g_hot);
+    g_hot = NULL;
+    g_nhot = g_cap_hot = 0;
+    map_clear(&g_index);
+    perf_atfork_child();
     g_last_nlink = 0;
     g_threads = NULL;
     g_nthreads = g_cap_threads = 0;
     acct_reset();
-    for (size_t i = 0; i < MAX_EXCLUDED; i++)
+    for (i = 0; i < MAX_EXCLUDED; i++)
         atomic_store(&g_excluded[i], 0);
     atomic_store(&g_active, 0);
     atomic_store(&g_in_handler, 0); /* counted threads did not survive */
@@ -710,6 +1223,8 @@ uint64_t sampler_handler_ns(void)
 
 void sampler_fork_prepare(void)
 {
+    /* The child gets a whole thread list (its perf fds to close). */
+    pthread_mutex_lock(&g_threads_lock);
     atomic_store(&g_forking, 1);
     /* Handlers run for microseconds; wait for those already inside. */
     while (atomic_load(&g_in_handler) != 0)
@@ -719,4 +1234,5 @@ void sampler_fork_prepare(void)
 void sampler_fork_resume(void)
 {
     atomic_store(&g_forking, 0);
+    pthread_mutex_unlock(&g_threads_lock);
 }

@@ -38,6 +38,19 @@ uint64_t sampler_handler_ns(void);
 int sampler_signal(void);
 /* True when per-thread timers failed and setitimer(ITIMER_PROF) is used. */
 int sampler_fallback(void);
+/*
+ * For thread_hooks.c, in a thread the application starts: whether to wrap
+ * it (sampling runs, the creator is not one of ours), then at its start
+ * arm its sampling, and at its exit record the periods it used since its
+ * last sample (fn: its start routine; trampoline: ours; start_ret: the
+ * return address into libc's thread start).  Not async-signal-safe.
+ */
+int sampler_thread_wanted(void);
+void sampler_thread_begin(void);
+void sampler_thread_end(uintptr_t fn, uintptr_t trampoline,
+                        uintptr_t start_ret);
+/* Periods recorded at thread exits since start. */
+uint64_t sampler_exit_samples(void);
 /* Around fork(): no handler may be mid-unwind when the process is cloned
  * (prepare waits for them); resume in the parent.  The child's reset is
  * sampler_atfork_child(). */
@@ -51,5 +64,8 @@ void sampler_atfork_child(void);
  * frames; returns the count.  Not for use in the CPU signal handler.
  */
 int sampler_backtrace(uint64_t *words, int max, int skip);
+/* The same from the caller's caller on, with a cursor: cheaper in a thread
+ * that walks its stack only once. */
+int sampler_backtrace_cold(uint64_t *words, int max);
 
 #endif

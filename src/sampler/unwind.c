@@ -63,9 +63,17 @@ static int unwind_fast(void *ucontext, uint64_t *pcs, int max)
 }
 
 
-int unwind_from_signal(void *ucontext, uint64_t *pcs, int max)
+int unwind_from_signal(void *ucontext, uint64_t *pcs, int max, int young)
 {
-    int fast = unwind_fast(ucontext, pcs, max);
+    int fast;
+
+    /* libunwind's fast trace cache is per thread and starts cold: a
+     * thread's first fast walk costs ~200 us (every frame's unwind info
+     * parsed, the cache mapped), a cursor walk ~25 us.  Young threads, which
+     * may never take enough samples to pay that back, step a cursor. */
+    if (young)
+        return unwind_cursor(ucontext, pcs, max);
+    fast = unwind_fast(ucontext, pcs, max);
 
     if (fast > 0)
         return fast;
@@ -103,4 +111,23 @@ int sampler_backtrace(uint64_t *words, int max, int skip)
     for (i = skip; i < n && i - skip < max; i++)
         words[i - skip] = (uint64_t)(uintptr_t)tmp[i];
     return n > skip ? (n - skip < max ? n - skip : max) : 0;
+}
+
+int sampler_backtrace_cold(uint64_t *words, int max)
+{
+    unw_context_t ctx;
+    unw_cursor_t cursor;
+    unw_word_t ip;
+    int n = 0;
+
+    /* A cursor walk: no per-thread trace cache to fill (see
+     * unwind_from_signal), for threads that walk once, at their exit. */
+    if (unw_getcontext(&ctx) < 0 || unw_init_local(&cursor, &ctx) < 0)
+        return 0;
+    while (n < max && unw_step(&cursor) > 0) {
+        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0)
+            break;
+        words[n++] = (uint64_t)ip;
+    }
+    return n;
 }

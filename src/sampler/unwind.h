@@ -4,7 +4,8 @@
 
 #include <stdint.h>
 
-/* Walk from a signal's ucontext; leaf (the interrupted pc) first. */
-int unwind_from_signal(void *ucontext, uint64_t *pcs, int max);
+/* Walk from a signal's ucontext; leaf (the interrupted pc) first.  `young`:
+ * the thread took few samples yet (see unwind.c). */
+int unwind_from_signal(void *ucontext, uint64_t *pcs, int max, int young);
 
 #endif

@@ -1,0 +1,130 @@
+#include "thread_hooks.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "../common/tls.h"
+#include "sampler.h"
+
+typedef int (*create_fn)(pthread_t *, const pthread_attr_t *,
+                         void *(*)(void *), void *);
+
+typedef struct start_ctx {
+    void *(*fn)(void *);
+    void *arg;
+    uintptr_t start_ret; /* return address into libc's start_thread */
+} start_ctx;
+
+static _Atomic(create_fn) g_real;
+static pthread_key_t g_exit_key;
+static pthread_once_t g_key_once = PTHREAD_ONCE_INIT;
+static int g_key_ok;
+static atomic_ulong g_started;
+
+/*
+ * The next pthread_create in lookup order: libc's, or another interposer's
+ * (a sanitizer, a second profiler).  dlsym may allocate, which is fine
+ * here (never in a signal handler); two threads racing store the same
+ * pointer.  The default version is the current one (GLIBC_2.34 on
+ * x86-64); the older ones only differ for binaries linked long ago, which
+ * bind to their own version through ours being unversioned.
+ */
+static create_fn real_create(void)
+{
+    create_fn f = atomic_load_explicit(&g_real, memory_order_acquire);
+
+    if (f)
+        return f;
+    f = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
+    if (!f)
+        f = (create_fn)dlvsym(RTLD_NEXT, "pthread_create", "GLIBC_2.2.5");
+    if (f)
+        atomic_store_explicit(&g_real, f, memory_order_release);
+    return f;
+}
+
+static void *thread_trampoline(void *p);
+
+static void free_ctx(start_ctx *c)
+{
+    pyroscope__tls.hook_depth++; /* our own allocation is not profiled */
+    free(c);
+    pyroscope__tls.hook_depth--;
+}
+
+/* pthread_exit() or cancellation: the trampoline's own exit path does not
+ * run, the key's destructor does. */
+static void on_exit_key(void *p)
+{
+    start_ctx *c = p;
+
+    sampler_thread_end((uintptr_t)c->fn, (uintptr_t)thread_trampoline,
+                       c->start_ret);
+    free_ctx(c);
+}
+
+static void make_key(void)
+{
+    g_key_ok = pthread_key_create(&g_exit_key, on_exit_key) == 0;
+}
+
+/* Named in profiles: the frame above every sampled thread's function,
+ * and the one our own arming cost shows under. */
+__attribute__((noinline)) static void *thread_trampoline(void *p)
+{
+    start_ctx *c = p;
+    void *ret;
+
+    c->start_ret = (uintptr_t)__builtin_return_address(0);
+    atomic_fetch_add_explicit(&g_started, 1, memory_order_relaxed);
+    if (g_key_ok)
+        pthread_setspecific(g_exit_key, c);
+    sampler_thread_begin();
+    ret = c->fn(c->arg);
+    if (g_key_ok)
+        pthread_setspecific(g_exit_key, NULL);
+    sampler_thread_end((uintptr_t)c->fn, (uintptr_t)thread_trampoline,
+                       c->start_ret);
+    free_ctx(c);
+    return ret;
+}
+
+/* Keeps the trampoline frame in the stacks: it must not become a tail
+ * call (its caller's return address is what start_ret records). */
+__attribute__((visibility("default"))) int
+pthread_create(pthread_t *t, const pthread_attr_t *attr,
+               void *(*fn)(void *), void *arg)
+{
+    create_fn real = real_create();
+    start_ctx *c;
+    int rc;
+
+    if (!real)
+        return EAGAIN;
+    /* Not profiling (yet, or any more), or one of our own threads: the
+     * plain call, nothing allocated. */
+    if (!sampler_thread_wanted())
+        return real(t, attr, fn, arg);
+    pthread_once(&g_key_once, make_key);
+    pyroscope__tls.hook_depth++;
+    c = malloc(sizeof(*c));
+    pyroscope__tls.hook_depth--;
+    if (!c)
+        return real(t, attr, fn, arg);
+    c->fn = fn;
+    c->arg = arg;
+    c->start_ret = 0;
+    rc = real(t, attr, thread_trampoline, c);
+    if (rc != 0)
+        free_ctx(c);
+    return rc;
+}
+
+unsigned long thread_hooks_started(void)
+{
+    return atomic_load(&g_started);
+}
