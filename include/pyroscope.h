@@ -57,7 +57,12 @@ enum pyroscope_profile_type {
     PYROSCOPE_PROFILE_LOCK = 1u << 2,  /* pthread mutex/rwlock contention */
     /* CPU profiles made only of pyroscope_add_sample() samples: no timers
      * and no signal (bindings whose engine samples itself, e.g. V8). */
-    PYROSCOPE_PROFILE_CPU_EXTERNAL = 1u << 3
+    PYROSCOPE_PROFILE_CPU_EXTERNAL = 1u << 3,
+    /* Types for pyroscope_add_sample() only (not for profile_types): wall
+     * time of an engine's sampler, and a live-heap snapshot that a managed
+     * runtime takes itself (e.g. V8's sampling heap profiler). */
+    PYROSCOPE_PROFILE_WALL = 1u << 4,
+    PYROSCOPE_PROFILE_HEAP_LIVE = 1u << 5
 };
 
 /* Log levels, most severe first. */
@@ -335,7 +340,11 @@ PYROSCOPE_EXTERN int pyroscope_set_frame_provider(
  * @param frames  leaf first
  * @param values  CPU: {sample count} (each worth 1e9/sample_rate ns);
  *                HEAP: {alloc objects, alloc bytes, inuse objects, inuse bytes};
- *                LOCK: {contentions, delay ns}
+ *                LOCK: {contentions, delay ns};
+ *                WALL: {samples, wall ns, cpu ns} (the cpu column is sent
+ *                only when some sample of the window has one);
+ *                HEAP_LIVE: {inuse objects, inuse bytes} (one snapshot per
+ *                window, period heap_sample_interval)
  * @param tags    tags of this sample, or NULL for the calling thread's scope
  * @return 0; PYROSCOPE_EINVAL; PYROSCOPE_ESTATE if `p` is stopping.
  * Thread-safe; not async-signal-safe.

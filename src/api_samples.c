@@ -87,6 +87,8 @@ static int check_sample(unsigned int type, size_t nframes, size_t nvalues,
                    type == PYROSCOPE_PROFILE_CPU_EXTERNAL) ? 1
                   : type == PYROSCOPE_PROFILE_HEAP ? 4
                   : type == PYROSCOPE_PROFILE_LOCK ? 2
+                  : type == PYROSCOPE_PROFILE_WALL ? 3
+                  : type == PYROSCOPE_PROFILE_HEAP_LIVE ? 2
                                                    : 0;
 
     if (!want)
@@ -125,6 +127,8 @@ int pyroscope_add_sample(pyroscope *p, unsigned int type,
     stype = (type == PYROSCOPE_PROFILE_CPU ||
              type == PYROSCOPE_PROFILE_CPU_EXTERNAL) ? SAMPLE_CPU
             : type == PYROSCOPE_PROFILE_HEAP ? SAMPLE_HEAP_ALLOC
+            : type == PYROSCOPE_PROFILE_WALL ? SAMPLE_WALL
+            : type == PYROSCOPE_PROFILE_HEAP_LIVE ? SAMPLE_HEAP_LIVE
                                              : SAMPLE_LOCK;
     memcpy(v, values, values_count * sizeof(*values));
     if (stype == SAMPLE_CPU)

@@ -20,7 +20,9 @@ enum ring_sample_type {
     SAMPLE_CPU = 1,
     SAMPLE_HEAP_ALLOC = 2,
     SAMPLE_HEAP_FREE = 3,
-    SAMPLE_LOCK = 4
+    SAMPLE_LOCK = 4,
+    SAMPLE_WALL = 5,     /* pyroscope_add_sample() only */
+    SAMPLE_HEAP_LIVE = 6 /* pyroscope_add_sample() only */
 };
 
 typedef struct ring_sample {
