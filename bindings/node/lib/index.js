@@ -138,7 +138,6 @@ function startCore(wall, heap) {
     };
     process.on('exit', exitHandler);
   }
-  if (cfg.workers) patchWorkers();
 }
 
 function clearTimers() {
@@ -250,7 +249,9 @@ function detachWorker() {
 }
 
 // Workers started while profiling load this package first (execArgv
-// --require), so that their JavaScript is profiled too.
+// --require), so that their JavaScript is profiled too.  The patch is made
+// when this package is loaded: code that took worker_threads.Worker before
+// that gets the original class (its workers can call start() themselves).
 let workersPatched = false;
 function patchWorkers() {
   if (workersPatched) return;
@@ -259,7 +260,7 @@ function patchWorkers() {
   const self = path.join(__dirname, 'worker-attach.js');
   class Worker extends Original {
     constructor(filename, options = {}) {
-      if (coreRunning && wallRunning && options && options.execArgv === undefined) {
+      if (coreRunning && wallRunning && config && config.workers && options && options.execArgv === undefined) {
         options = { ...options, execArgv: [...process.execArgv, '--require', self] };
       }
       super(filename, options);
@@ -277,6 +278,8 @@ function isRunning() {
 function stats() {
   return native.stats();
 }
+
+if (workerThreads.isMainThread && process.env.PYROSCOPE_WORKERS !== '0') patchWorkers();
 
 const mw = createMiddleware(native, {
   wrapWithLabels,

@@ -232,6 +232,7 @@ struct Instance {
     Counters counters;
 };
 std::vector<Instance *> g_instances;
+Counters g_last_counters;  // of the last stopped main-thread instance
 thread_local Instance *t_inst = nullptr;  // the calling env's instance
 
 int64_t thread_cpu_us() {
@@ -754,6 +755,7 @@ void instance_stop(Instance *in) {
             }
     }
     if (t_inst == in) t_inst = nullptr;
+    if (in->env == g_main_env) g_last_counters = in->counters;
     delete in;
 }
 
@@ -1264,7 +1266,7 @@ napi_value Stats(napi_env env, napi_callback_info info) {
     CHECK_NAPI(napi_create_object(env, &o));
     CHECK_NAPI(napi_create_object(env, &v8o));
     Counters c;
-    if (t_inst != nullptr) c = t_inst->counters;
+    c = t_inst != nullptr ? t_inst->counters : g_last_counters;
     set_num(env, v8o, "samples", (double)c.v8_samples);
     set_num(env, v8o, "reported", (double)c.reported);
     set_num(env, v8o, "idle", (double)c.idle);

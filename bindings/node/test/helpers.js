@@ -114,8 +114,15 @@ function readProfilesDir(dir) {
 
 // Sum the first sample value of samples whose stack contains a frame named
 // `fn`; when both a and b appear, the innermost wins.
-function onStack(sample, fn) {
-  return sample.stack.some((fr) => fr.name === fn);
+// Function names are written as @pyroscope/nodejs writes them:
+// "<path>:<name>:<line>"; fnName() is the <name> part.
+function fnName(frame) {
+  const m = /^.*:([^:]*):\d+$/.exec(frame.name);
+  return m ? m[1] : frame.name;
 }
 
-module.exports = { startIngestServer, runFixture, readProfilesDir, parseName, onStack };
+function onStack(sample, fn) {
+  return sample.stack.some((fr) => fnName(fr) === fn);
+}
+
+module.exports = { startIngestServer, runFixture, readProfilesDir, parseName, onStack, fnName };

@@ -6,7 +6,7 @@ const assert = require('node:assert');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
-const { startIngestServer, runFixture, readProfilesDir, onStack } = require('./helpers');
+const { startIngestServer, runFixture, readProfilesDir, onStack, fnName } = require('./helpers');
 
 function split(profiles) {
   let heavy = 0;
@@ -36,21 +36,31 @@ test('75/25 split over HTTP /ingest (1000 Hz, ~5000 samples)', async () => {
     assert.ok(srv.uploads.length > 0, 'no upload received');
     for (const u of srv.uploads) {
       assert.ifError(u.error);
-      assert.strictEqual(u.app, 'node.split.cpu');
+      assert.match(u.app, /^node\.split\.(cpu|wall|memory)$/);
       assert.strictEqual(u.tags.suite, 'split');
-      assert.strictEqual(u.query.spyName, 'pyroscope-nodejs');
+      assert.strictEqual(u.tags['process.runtime.name'], 'nodejs');
+      assert.strictEqual(u.tags['otel.scope.name'], 'com.grafana.pyroscope/nodejs');
+      assert.strictEqual(u.query.spyName, 'nodespy');
       assert.strictEqual(u.query.format, 'pprof');
     }
-    const r = split(srv.uploads.map((u) => u.profile));
+    const cpu = srv.uploads.filter((u) => u.app === 'node.split.cpu');
+    const wall = srv.uploads.filter((u) => u.app === 'node.split.wall');
+    assert.ok(wall.length > 0, 'no wall profile');
+    assert.deepStrictEqual(wall[0].profile.sampleTypes.map((t) => t.type), ['samples', 'wall']);
+    const w = split(wall.map((u) => u.profile));
+    console.log(`# wall split: share=${(100 * w.share).toFixed(2)}%`);
+    assert.ok(Math.abs(w.share - 0.75) <= 0.03, `wall heavy share ${(100 * w.share).toFixed(2)}%`);
+    const r = split(cpu.map((u) => u.profile));
     console.log(`# split: heavy=${r.heavy} light=${r.light} total=${r.total} share=${(100 * r.share).toFixed(2)}% other=${r.top} ${stdout.trim()}`);
     assert.ok(r.heavy + r.light >= 2500, `too few samples: ${r.heavy + r.light}`);
     assert.ok(Math.abs(r.share - 0.75) <= 0.03, `heavy share ${(100 * r.share).toFixed(2)}% not within 3 points of 75%`);
     // Frames carry the JS file and line of the function.
-    const sample = srv.uploads.flatMap((u) => u.profile.samples).find((s) => onStack(s, 'heavyWork'));
-    const fr = sample.stack.find((f) => f.name === 'heavyWork');
+    const sample = cpu.flatMap((u) => u.profile.samples).find((s) => onStack(s, 'heavyWork'));
+    const fr = sample.stack.find((f) => fnName(f) === 'heavyWork');
     assert.match(fr.file, /fixtures[/\\]split\.js$/);
     assert.strictEqual(fr.line, 19);
-    assert.ok(srv.uploads.flatMap((u) => u.profile.samples).some((s) => s.stack[0].name === 'spin' && s.stack[1].name === 'heavyWork'),
+    assert.strictEqual(fr.name, './test/fixtures/split.js:heavyWork:19');
+    assert.ok(cpu.flatMap((u) => u.profile.samples).some((s) => fnName(s.stack[0]) === 'spin' && fnName(s.stack[1]) === 'heavyWork'),
       'leaf-first stacks: spin directly under heavyWork');
   } finally {
     await srv.close();
@@ -65,7 +75,7 @@ test('file:// server address, default rate: decodable profiles, rough split', as
     await runFixture('split.js', { PYRO_SERVER: `file://${dir}`, PYRO_SECONDS: '5' });
     const profiles = readProfilesDir(dir);
     assert.ok(profiles.length > 0, `no profile files in ${dir}: ${fs.readdirSync(dir)}`);
-    const r = split(profiles.map((p) => p.profile));
+    const r = split(profiles.filter((p) => p.file.startsWith('node.split.cpu.')).map((p) => p.profile));
     console.log(`# file split: heavy=${r.heavy} light=${r.light} share=${(100 * r.share).toFixed(2)}%`);
     assert.ok(r.heavy + r.light >= 350, `too few samples: ${r.heavy + r.light}`);
     assert.ok(Math.abs(r.share - 0.75) <= 0.08, `heavy share ${(100 * r.share).toFixed(2)}%`);
