@@ -82,7 +82,7 @@ function startIngestServer() {
 // Run a fixture in a fresh node process (one profiler per process).
 function runFixture(name, env, timeoutMs = 60000) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', name)], {
+    const child = spawn(process.execPath, [path.isAbsolute(name) ? name : path.join(__dirname, 'fixtures', name)], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
