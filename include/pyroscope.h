@@ -338,7 +338,8 @@ PYROSCOPE_EXTERN int pyroscope_set_frame_provider(
  * engine profiler such as V8's, or heap samples of a managed runtime).
  * @param type    one PYROSCOPE_PROFILE_* bit
  * @param frames  leaf first
- * @param values  CPU: {sample count} (each worth 1e9/sample_rate ns);
+ * @param values  CPU: {sample count} (each worth 1e9/sample_rate ns), or
+ *                {sample count, cpu ns} when the binding measured the time;
  *                HEAP: {alloc objects, alloc bytes, inuse objects, inuse bytes};
  *                LOCK: {contentions, delay ns};
  *                WALL: {samples, wall ns, cpu ns} (the cpu column is sent

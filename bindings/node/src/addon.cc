@@ -523,11 +523,16 @@ void report_stack(Instance *in, const v8::CpuProfileNode *leaf, int32_t label,
     const pyroscope_tag *tp = tags.empty() ? nullptr : tags.data();
     if (!tags.empty()) in->counters.labelled += (uint64_t)a.count;
     if (g_opt.cpu) {
-        int64_t count = a.count;
+        // The CPU time the thread used while these samples were taken (V8
+        // samples on wall-clock time; on a busy machine a sample can stand
+        // for much less CPU than its period).  Without signal records (no
+        // chained handler), count the period per sample.
+        int64_t v[2] = {a.count, a.cpu_ns};
         int rc = pyroscope_add_sample(g_p, PYROSCOPE_PROFILE_CPU, frames.data(),
-                                      frames.size(), &count, 1, tp, tags.size());
+                                      frames.size(), v, g_chained ? 2 : 1, tp,
+                                      tags.size());
         if (rc == 0)
-            in->counters.reported += (uint64_t)count;
+            in->counters.reported += (uint64_t)a.count;
         else
             in->counters.add_errors++;
     }
