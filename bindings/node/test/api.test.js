@@ -183,6 +183,28 @@ test('expressMiddleware serves pull-mode /debug/pprof/profile and /debug/pprof/h
   assert.ok(keep.length > 0);
 });
 
+test('fastifyMiddleware registers the two pull-mode routes', async () => {
+  const { readProfile } = require('./pprof');
+  const routes = {};
+  const fastify = { get: (p, h) => { routes[p] = h; } };
+  let doneCalled = false;
+  Pyroscope.fastifyMiddleware()(fastify, {}, () => { doneCalled = true; });
+  assert.ok(doneCalled);
+  assert.deepStrictEqual(Object.keys(routes).sort(), ['/debug/pprof/heap', '/debug/pprof/profile']);
+  const reply = () => {
+    const r = { code: 0, ctype: '', body: null };
+    r.status = (c) => { r.code = c; return r; };
+    r.type = (t) => { r.ctype = t; return r; };
+    r.send = (b) => { r.body = b; return r; };
+    return r;
+  };
+  const r = reply();
+  await routes['/debug/pprof/profile']({ query: { seconds: '0' } }, r);
+  assert.strictEqual(r.code, 200);
+  assert.strictEqual(r.ctype, 'application/octet-stream');
+  assert.deepStrictEqual(readProfile(r.body).sampleTypes.map((t) => t.type), ['samples', 'wall']);
+});
+
 test('start/stop lifecycle in process', async () => {
   Pyroscope.init({ ...ok, serverAddress: 'http://127.0.0.1:9', stopTimeoutMs: 200, uploadTimeoutMs: 200, logLevel: 'none' });
   Pyroscope.start();
