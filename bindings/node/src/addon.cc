@@ -39,136 +39,18 @@
 #include <unordered_map>
 #include <vector>
 
+#include "frames.h"
+#include "napi_util.h"
+#include "pull.h"
+#include "signals.h"
 #include "pyroscope.h"
+
+using namespace pyro_node;
 
 namespace {
 
-// ---------------------------------------------------------------- helpers
-
-#define CHECK_NAPI(call)                                                   \
-    do {                                                                   \
-        napi_status st_ = (call);                                          \
-        if (st_ != napi_ok) {                                              \
-            const napi_extended_error_info *ei_ = nullptr;                 \
-            napi_get_last_error_info(env, &ei_);                           \
-            bool pending_ = false;                                         \
-            napi_is_exception_pending(env, &pending_);                     \
-            if (!pending_)                                                 \
-                napi_throw_error(env, nullptr,                             \
-                                 ei_ && ei_->error_message                 \
-                                     ? ei_->error_message                  \
-                                     : "Node-API call failed");            \
-            return nullptr;                                                \
-        }                                                                  \
-    } while (0)
-
-napi_value undefined(napi_env env) {
-    napi_value u;
-    napi_get_undefined(env, &u);
-    return u;
-}
-
-bool get_string(napi_env env, napi_value v, std::string *out) {
-    napi_valuetype t;
-    if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) return false;
-    size_t len = 0;
-    if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok)
-        return false;
-    out->resize(len);
-    if (napi_get_value_string_utf8(env, v, &(*out)[0], len + 1, &len) !=
-        napi_ok)
-        return false;
-    out->resize(len);
-    return true;
-}
-
-// Property `name` of `obj` as a string; false (and *out untouched) when the
-// property is missing, null or undefined.
-bool prop_string(napi_env env, napi_value obj, const char *name,
-                 std::string *out) {
-    napi_value v;
-    if (napi_get_named_property(env, obj, name, &v) != napi_ok) return false;
-    return get_string(env, v, out);
-}
-
-bool prop_int(napi_env env, napi_value obj, const char *name, int64_t *out) {
-    napi_value v;
-    napi_valuetype t;
-    if (napi_get_named_property(env, obj, name, &v) != napi_ok) return false;
-    if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return false;
-    return napi_get_value_int64(env, v, out) == napi_ok;
-}
-
-bool prop_bool(napi_env env, napi_value obj, const char *name) {
-    napi_value v;
-    bool b = false;
-    if (napi_get_named_property(env, obj, name, &v) != napi_ok) return false;
-    if (napi_get_value_bool(env, v, &b) != napi_ok) return false;
-    return b;
-}
-
-// A flat array [k0, v0, k1, v1, ...] of strings.
-bool prop_pairs(napi_env env, napi_value obj, const char *name,
-                std::vector<std::string> *out) {
-    napi_value arr;
-    bool is_array = false;
-    if (napi_get_named_property(env, obj, name, &arr) != napi_ok) return false;
-    if (napi_is_array(env, arr, &is_array) != napi_ok || !is_array)
-        return false;
-    uint32_t n = 0;
-    napi_get_array_length(env, arr, &n);
-    for (uint32_t i = 0; i < n; i++) {
-        napi_value e;
-        std::string s;
-        if (napi_get_element(env, arr, i, &e) != napi_ok ||
-            !get_string(env, e, &s))
-            return false;
-        out->push_back(std::move(s));
-    }
-    return true;
-}
-
-std::vector<pyroscope_tag> to_tags(const std::vector<std::string> &flat) {
-    std::vector<pyroscope_tag> tags;
-    for (size_t i = 0; i + 1 < flat.size(); i += 2)
-        tags.push_back({flat[i].c_str(), flat[i + 1].c_str()});
-    return tags;
-}
-
-void throw_core_error(napi_env env, int rc, const char *what) {
-    std::string msg = std::string(what) + ": " + pyroscope_strerror(rc);
-    const char *detail = pyroscope_last_error();
-    if (detail && *detail) msg += std::string(" (") + detail + ")";
-    if (rc == PYROSCOPE_EINVAL)
-        napi_throw_type_error(env, nullptr, msg.c_str());
-    else
-        napi_throw_error(env, nullptr, msg.c_str());
-}
-
 // ---------------------------------------------------------------- state
 
-struct LabelRecord {
-    int64_t ts_us;   // CLOCK_MONOTONIC, the clock of V8's TimeTicks on Linux
-    int64_t cpu_ns;  // CPU time of the interrupted thread
-    int32_t id;      // label set id, 0 = none
-};
-
-// One slot per profiled thread.  The signal handler finds its slot by
-// thread id; slots are static so that a handler never reads freed memory.
-constexpr int kMaxSlots = 32;
-constexpr uint64_t kRingSize = 1u << 14;  // power of two
-
-struct Slot {
-    std::atomic<int> active{0};
-    pthread_t thread;
-    volatile int32_t *cell = nullptr;
-    LabelRecord ring[kRingSize];
-    std::atomic<uint64_t> head{0};  // written only by the signal handler
-};
-Slot g_slots[kMaxSlots];
-
-struct sigaction g_prev_sigprof;  // V8's handler, which we chain to
-bool g_chained = false;
 int g_v8_users = 0;  // isolates with a running CpuProfiler profile
 
 std::mutex g_lock;  // label sets, instances, V8 users (workers run concurrently)
@@ -190,10 +72,6 @@ struct Options {
     bool heap = true;
     int64_t heap_interval = 512 * 1024;
     int heap_depth = 64;
-    int strip_filenames = 0;   // 0 none, 1 all, 2 dependencies
-    bool shorten_paths = false;
-    bool keep_program = false;
-    std::string cwd;
 } g_opt;
 
 struct Counters {
@@ -241,94 +119,6 @@ int64_t thread_cpu_us() {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-// ---------------------------------------------------------------- signals
-
-void on_sigprof(int sig, siginfo_t *info, void *uc) {
-    int saved_errno = errno;
-    pthread_t self = pthread_self();
-    for (int i = 0; i < kMaxSlots; i++) {
-        Slot &s = g_slots[i];
-        if (s.active.load(std::memory_order_acquire) != 1 ||
-            !pthread_equal(s.thread, self))
-            continue;
-        struct timespec ts, cpu;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
-        uint64_t h = s.head.load(std::memory_order_relaxed);
-        LabelRecord &r = s.ring[h & (kRingSize - 1)];
-        r.ts_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-        r.cpu_ns = (int64_t)cpu.tv_sec * 1000000000 + cpu.tv_nsec;
-        r.id = s.cell ? *s.cell : 0;
-        s.head.store(h + 1, std::memory_order_release);
-        break;
-    }
-    errno = saved_errno;
-    if (g_prev_sigprof.sa_flags & SA_SIGINFO) {
-        if (g_prev_sigprof.sa_sigaction) g_prev_sigprof.sa_sigaction(sig, info, uc);
-    } else if (g_prev_sigprof.sa_handler != SIG_DFL &&
-               g_prev_sigprof.sa_handler != SIG_IGN) {
-        g_prev_sigprof.sa_handler(sig);
-    }
-}
-
-bool chain_sigprof() {
-    if (g_chained) return true;
-    struct sigaction cur;
-    if (sigaction(SIGPROF, nullptr, &cur) != 0) return false;
-    // Only chain when V8 installed its handler (it does when the sampler
-    // starts); otherwise SIGPROF would terminate the process when forwarded.
-    if (!(cur.sa_flags & SA_SIGINFO) && (cur.sa_handler == SIG_DFL ||
-                                        cur.sa_handler == SIG_IGN))
-        return false;
-    g_prev_sigprof = cur;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigprof;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGPROF, &sa, nullptr) != 0) return false;
-    g_chained = true;
-    return true;
-}
-
-void unchain_sigprof() {
-    if (!g_chained) return;
-    sigaction(SIGPROF, &g_prev_sigprof, nullptr);
-    g_chained = false;
-}
-
-// A real-time signal nobody handles, for the core's own CPU timers, so that
-// they never reach V8's SIGPROF handler.
-int pick_core_signal() {
-    for (int s = SIGRTMIN + 6; s <= SIGRTMAX - 2; s++) {
-        struct sigaction cur;
-        if (sigaction(s, nullptr, &cur) != 0) continue;
-        if (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL)
-            return s;
-    }
-    return 0;
-}
-
-int claim_slot(volatile int32_t *cell) {
-    for (int i = 0; i < kMaxSlots; i++) {
-        int expected = 0;
-        Slot &s = g_slots[i];
-        if (!s.active.compare_exchange_strong(expected, 2)) continue;
-        s.thread = pthread_self();
-        s.cell = cell;
-        s.active.store(1, std::memory_order_release);
-        return i;
-    }
-    return -1;
-}
-
-void release_slot(int i) {
-    if (i < 0) return;
-    g_slots[i].active.store(2, std::memory_order_release);
-    g_slots[i].cell = nullptr;
-    g_slots[i].active.store(0, std::memory_order_release);
-}
-
 // ---------------------------------------------------------------- frame provider
 
 bool g_native_threads = false;
@@ -347,46 +137,6 @@ int capture_deferred(uint64_t *words, int max, int64_t weight, void *payload) {
 int symbolize_none(uint64_t, uint64_t, pyroscope_frame *, void *) {
     return 1;
 }
-
-// ---------------------------------------------------------------- frames
-
-// Function names as @pyroscope/nodejs writes them: "<path>:<name>:<line>",
-// the path relative to the working directory ("./lib/a.js"), or with
-// shortenPaths the path inside the innermost node_modules package.
-// Runtime pseudo-frames without a script ("(garbage collector)") keep
-// their name.
-struct FrameNames {
-    std::string name, file;
-    int line = 0;
-    void set(const char *fn, const char *script, int line_number) {
-        int line = line_number > 0 ? line_number : 0;
-        this->line = line;
-        if (fn == nullptr || *fn == '\0') fn = "(anonymous)";
-        file.assign(script ? script : "");
-        if (file.empty() || (strchr(fn, ':') && strncmp(fn, "(anonymous", 10))) {
-            name.assign(fn);
-        } else {
-            std::string shown;
-            size_t nm = std::string::npos;
-            if (g_opt.shorten_paths) {
-                nm = file.rfind("node_modules/");
-                if (nm != std::string::npos) shown = file.substr(nm + 13);
-            }
-            if (nm == std::string::npos) {
-                shown = file;
-                size_t at = g_opt.cwd.empty() ? std::string::npos
-                                              : shown.find(g_opt.cwd);
-                if (at != std::string::npos)
-                    shown.replace(at, g_opt.cwd.size(), ".");
-            }
-            name = shown + ":" + fn + ":" + std::to_string(line);
-        }
-        if (g_opt.strip_filenames == 1 ||
-            (g_opt.strip_filenames == 2 &&
-             file.find("node_modules/") != std::string::npos))
-            file.clear();
-    }
-};
 
 std::vector<pyroscope_tag> label_tags(int32_t label) {
     std::vector<pyroscope_tag> tags;
@@ -423,11 +173,6 @@ bool start_v8_profile(Instance *in) {
     in->profile_id = r.id;
     in->profiling = true;
     return true;
-}
-
-bool is_idle_name(const char *name) {
-    return strcmp(name, "(idle)") == 0 ||
-           (!g_opt.keep_program && strcmp(name, "(program)") == 0);
 }
 
 struct SampleKey {
@@ -620,13 +365,6 @@ void collect(Instance *in, bool restart) {
 
 // ---------------------------------------------------------------- V8 heap
 
-void utf8(v8::Isolate *iso, v8::Local<v8::String> s, std::string *out) {
-    out->clear();
-    if (s.IsEmpty()) return;
-    v8::String::Utf8Value u(iso, s);
-    if (*u) out->assign(*u, u.length());
-}
-
 // Walk V8's allocation tree and report one HEAP_LIVE sample per node that
 // holds live sampled objects, with the node's stack.
 struct HeapWalk {
@@ -801,16 +539,16 @@ napi_value Start(napi_env env, napi_callback_info info) {
     prop_int(env, o, "heapStackDepth", &heap_depth);
     prop_int(env, o, "api", &api);
     g_native_threads = prop_bool(env, o, "nativeThreads");
-    g_opt.keep_program = prop_bool(env, o, "keepProgramSamples");
+    g_names.keep_program = prop_bool(env, o, "keepProgramSamples");
     g_opt.wall = prop_bool(env, o, "wall");
     g_opt.cpu = prop_bool(env, o, "cpu");
     g_opt.collect_cpu_time = prop_bool(env, o, "collectCpuTime");
     g_opt.heap = prop_bool(env, o, "heap");
     g_opt.heap_interval = heap_interval > 0 ? heap_interval : 512 * 1024;
     g_opt.heap_depth = heap_depth > 0 ? (int)heap_depth : 64;
-    g_opt.shorten_paths = prop_bool(env, o, "shortenPaths");
-    g_opt.strip_filenames = strip == "all" ? 1 : strip == "dependencies" ? 2 : 0;
-    g_opt.cwd = cwd;
+    g_names.shorten_paths = prop_bool(env, o, "shortenPaths");
+    g_names.strip_filenames = strip == "all" ? 1 : strip == "dependencies" ? 2 : 0;
+    g_names.cwd = cwd;
 
     std::vector<pyroscope_tag> ctags = to_tags(tags);
     std::vector<pyroscope_tag> cheaders = to_tags(headers);
@@ -1104,156 +842,6 @@ napi_value RegisterLabelSet(napi_env env, napi_callback_info info) {
     napi_value v;
     CHECK_NAPI(napi_create_int32(env, id, &v));
     return v;
-}
-
-// ---------------------------------------------------------------- pull mode
-
-// pullStart(intervalUs) -> handle: a separate V8 profile of this isolate
-// for /debug/pprof/profile; pullStop(handle) -> [[count, frames...]...]
-// where frames are [name, file, line] leaf first.
-struct Pull {
-    v8::CpuProfiler *cpu;
-    v8::ProfilerId id;
-    v8::Isolate *isolate;
-};
-
-void pull_finalize(napi_env, void *data, void *) {
-    Pull *pl = static_cast<Pull *>(data);
-    if (pl->cpu != nullptr) pl->cpu->Dispose();
-    delete pl;
-}
-
-napi_value PullStart(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
-    CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-    int32_t interval = 10000;
-    if (argc >= 1) napi_get_value_int32(env, argv[0], &interval);
-    if (interval < 100) interval = 100;
-    Pull *pl = new Pull;
-    pl->isolate = v8::Isolate::GetCurrent();
-    pl->cpu = v8::CpuProfiler::New(pl->isolate, v8::kDebugNaming,
-                                   v8::kLazyLogging);
-    pl->cpu->SetSamplingInterval(interval);
-    v8::CpuProfilingOptions opts(v8::kLeafNodeLineNumbers,
-                                 v8::CpuProfilingOptions::kNoSampleLimit,
-                                 interval);
-    v8::CpuProfilingResult r = pl->cpu->Start(std::move(opts));
-    pl->id = r.id;
-    napi_value ext;
-    CHECK_NAPI(napi_create_external(env, pl, pull_finalize, nullptr, &ext));
-    return ext;
-}
-
-napi_value frame_array(napi_env env, const FrameNames &f) {
-    napi_value a, s, n;
-    napi_create_array_with_length(env, 3, &a);
-    napi_create_string_utf8(env, f.name.c_str(), f.name.size(), &s);
-    napi_set_element(env, a, 0, s);
-    napi_create_string_utf8(env, f.file.c_str(), f.file.size(), &s);
-    napi_set_element(env, a, 1, s);
-    napi_create_int32(env, f.line, &n);
-    napi_set_element(env, a, 2, n);
-    return a;
-}
-
-napi_value PullStop(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
-    CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-    void *data = nullptr;
-    if (argc < 1 || napi_get_value_external(env, argv[0], &data) != napi_ok ||
-        data == nullptr || static_cast<Pull *>(data)->cpu == nullptr) {
-        napi_throw_type_error(env, nullptr, "pullStop(handle)");
-        return nullptr;
-    }
-    Pull *pl = static_cast<Pull *>(data);
-    v8::CpuProfile *prof = pl->cpu->Stop(pl->id);
-    napi_value out;
-    CHECK_NAPI(napi_create_array(env, &out));
-    if (prof != nullptr) {
-        std::unordered_map<const v8::CpuProfileNode *, int64_t> counts;
-        for (int i = 0; i < prof->GetSamplesCount(); i++) {
-            const v8::CpuProfileNode *nd = prof->GetSample(i);
-            if (nd != nullptr && !is_idle_name(nd->GetFunctionNameStr()))
-                counts[nd]++;
-        }
-        uint32_t k = 0;
-        for (auto &kv : counts) {
-            napi_value entry, num;
-            napi_create_array(env, &entry);
-            napi_create_int64(env, kv.second, &num);
-            napi_set_element(env, entry, 0, num);
-            uint32_t j = 1;
-            FrameNames f;
-            for (const v8::CpuProfileNode *nd = kv.first;
-                 nd != nullptr && nd->GetParent() != nullptr; nd = nd->GetParent()) {
-                f.set(nd->GetFunctionNameStr(), nd->GetScriptResourceNameStr(),
-                      nd->GetLineNumber());
-                napi_set_element(env, entry, j++, frame_array(env, f));
-            }
-            napi_set_element(env, out, k++, entry);
-        }
-        prof->Delete();
-    }
-    pl->cpu->Dispose();
-    pl->cpu = nullptr;
-    return out;
-}
-
-// pullHeap() -> [[objects, bytes, frames...]...] | null: the live sampled
-// heap of this isolate (null when heap sampling is off).
-struct PullHeapWalk {
-    napi_env env;
-    v8::Isolate *isolate;
-    napi_value out;
-    uint32_t k = 0;
-    std::vector<FrameNames> stack;
-    std::string fn, script;
-    void visit(v8::AllocationProfile::Node *node, int depth) {
-        if (depth > 0) {
-            utf8(isolate, node->name, &fn);
-            utf8(isolate, node->script_name, &script);
-            stack.emplace_back();
-            stack.back().set(fn.c_str(), script.c_str(), node->line_number);
-        }
-        int64_t objects = 0, bytes = 0;
-        for (const auto &a : node->allocations) {
-            objects += a.count;
-            bytes += (int64_t)a.size * a.count;
-        }
-        if (objects > 0 && !stack.empty()) {
-            napi_value entry, num;
-            napi_create_array(env, &entry);
-            napi_create_int64(env, objects, &num);
-            napi_set_element(env, entry, 0, num);
-            napi_create_int64(env, bytes, &num);
-            napi_set_element(env, entry, 1, num);
-            uint32_t j = 2;
-            for (size_t i = stack.size(); i-- > 0;)
-                napi_set_element(env, entry, j++,
-                                 frame_array(env, stack[i]));
-            napi_set_element(env, out, k++, entry);
-        }
-        for (v8::AllocationProfile::Node *c : node->children) visit(c, depth + 1);
-        if (depth > 0) stack.pop_back();
-    }
-};
-
-napi_value PullHeap(napi_env env, napi_callback_info info) {
-    (void)info;
-    v8::Isolate *iso = v8::Isolate::GetCurrent();
-    v8::AllocationProfile *ap = iso->GetHeapProfiler()->GetAllocationProfile();
-    napi_value out;
-    if (ap == nullptr) {
-        napi_get_null(env, &out);
-        return out;
-    }
-    CHECK_NAPI(napi_create_array(env, &out));
-    PullHeapWalk w{env, iso, out, 0, {}, {}, {}};
-    w.visit(ap->GetRootNode(), 0);
-    delete ap;
-    return out;
 }
 
 // ---------------------------------------------------------------- stats
