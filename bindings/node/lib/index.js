@@ -89,7 +89,7 @@ function installMapper(cfg) {
   const sm = cfg.sourceMapper;
   native.setMapper((file, line, column, name) => {
     const loc = sm.mappingInfo({ file, line, column, name });
-    if (!loc || loc === undefined || (loc.file === file && loc.line === line)) return null;
+    if (!loc || (loc.file === file && loc.line === line)) return null;
     return [loc.file || file, loc.line || line, loc.name || name];
   });
 }

@@ -80,10 +80,6 @@ function createMiddleware(native, api) {
       done();
     };
   }
-  // Fastify plugins registered with register() are encapsulated unless
-  // they say otherwise; the routes must stay visible.
-  const skipOverride = Symbol.for('skip-override');
-
   function labelMiddleware(options = {}) {
     let labelsOf;
     if (typeof options === 'function') labelsOf = options;
@@ -113,7 +109,7 @@ function createMiddleware(native, api) {
     };
   }
 
-  return { expressMiddleware, fastifyMiddleware, labelMiddleware, wallProfile, heapProfile, skipOverride };
+  return { expressMiddleware, fastifyMiddleware, labelMiddleware, wallProfile, heapProfile };
 }
 
 module.exports = { createMiddleware };
