@@ -62,7 +62,12 @@ enum pyroscope_profile_type {
     PYROSCOPE_PROFILE_CPU_EXTERNAL = 1u << 3,
     /* Go's block profile: time a thread waited for a mutex/rwlock or in a
      * condition wait, on the waiter's stack.  Added in 0.2. */
-    PYROSCOPE_PROFILE_BLOCK = 1u << 4
+    PYROSCOPE_PROFILE_BLOCK = 1u << 4,
+    /* Types for pyroscope_add_sample() only (not for profile_types): wall
+     * time of an engine's sampler, and a live-heap snapshot that a managed
+     * runtime takes itself (e.g. V8's sampling heap profiler). */
+    PYROSCOPE_PROFILE_WALL = 1u << 5,
+    PYROSCOPE_PROFILE_HEAP_LIVE = 1u << 6
 };
 
 /* Log levels, most severe first. */
@@ -346,9 +351,14 @@ PYROSCOPE_EXTERN int pyroscope_set_frame_provider(
  * engine profiler such as V8's, or heap samples of a managed runtime).
  * @param type    one PYROSCOPE_PROFILE_* bit
  * @param frames  leaf first
- * @param values  CPU: {sample count} (each worth 1e9/sample_rate ns);
+ * @param values  CPU: {sample count} (each worth 1e9/sample_rate ns), or
+ *                {sample count, cpu ns} when the binding measured the time;
  *                HEAP: {alloc objects, alloc bytes, inuse objects, inuse bytes};
- *                LOCK, BLOCK: {contentions, delay ns}
+ *                LOCK, BLOCK: {contentions, delay ns};
+ *                WALL: {samples, wall ns, cpu ns} (the cpu column is sent
+ *                only when some sample of the window has one);
+ *                HEAP_LIVE: {inuse objects, inuse bytes} (one snapshot per
+ *                window, period heap_sample_interval)
  * @param tags    tags of this sample, or NULL for the calling thread's scope
  * @return 0; PYROSCOPE_EINVAL; PYROSCOPE_ESTATE if `p` is stopping.
  * Thread-safe; not async-signal-safe.

@@ -90,11 +90,18 @@ static int check_sample(unsigned int type, size_t nframes, size_t nvalues,
                   : type == PYROSCOPE_PROFILE_HEAP ? 4
                   : type == PYROSCOPE_PROFILE_LOCK ? 2
                   : type == PYROSCOPE_PROFILE_BLOCK ? 2
+                  : type == PYROSCOPE_PROFILE_WALL ? 3
+                  : type == PYROSCOPE_PROFILE_HEAP_LIVE ? 2
                                                    : 0;
 
     if (!want)
         return error_set(PYROSCOPE_EINVAL,
                          "type must be exactly one PYROSCOPE_PROFILE_* bit");
+    /* CPU may also give its CPU time: {count, cpu ns}. */
+    if (want == 1 && nvalues == 2 && values)
+        return nframes && !frames
+                   ? error_set(PYROSCOPE_EINVAL, "frames is NULL")
+                   : 0;
     if (nvalues != want || !values)
         return error_set(PYROSCOPE_EINVAL, "this type takes %zu values", want);
     if (nframes && !frames)
@@ -129,9 +136,11 @@ int pyroscope_add_sample(pyroscope *p, unsigned int type,
              type == PYROSCOPE_PROFILE_CPU_EXTERNAL) ? SAMPLE_CPU
             : type == PYROSCOPE_PROFILE_HEAP ? SAMPLE_HEAP_ALLOC
             : type == PYROSCOPE_PROFILE_BLOCK ? SAMPLE_BLOCK
+            : type == PYROSCOPE_PROFILE_WALL ? SAMPLE_WALL
+            : type == PYROSCOPE_PROFILE_HEAP_LIVE ? SAMPLE_HEAP_LIVE
                                              : SAMPLE_LOCK;
     memcpy(v, values, values_count * sizeof(*values));
-    if (stype == SAMPLE_CPU)
+    if (stype == SAMPLE_CPU && values_count == 1)
         v[1] = v[0] * (1000000000LL / p->cfg.c.sample_rate);
     pthread_mutex_lock(&p->lock);
     if (p->stopping) {

@@ -42,13 +42,20 @@ static const kind KINDS[] = {
     {SAMPLE_BLOCK, "block", "block", "lock_samples", "sum",
      {{"contentions", "count"}, {"delay", "nanoseconds"}}, 2,
      {"contentions", "count"}},
+    /* The server names a profile with a "wall" sample type "wall". */
+    {SAMPLE_WALL, "wall", "wall", "samples", "sum",
+     {{"samples", "count"}, {"wall", "nanoseconds"}, {"cpu", "nanoseconds"}},
+     3, {"wall", "nanoseconds"}},
+    {SAMPLE_HEAP_LIVE, "memory", "memory", "bytes", "sum",
+     {{"inuse_objects", "count"}, {"inuse_space", "bytes"}}, 2,
+     {"space", "bytes"}},
 };
 
 static int64_t period_of(const pyroscope *p, const kind *k)
 {
-    if (k->type == SAMPLE_CPU)
+    if (k->type == SAMPLE_CPU || k->type == SAMPLE_WALL)
         return 1000000000LL / p->cfg.c.sample_rate;
-    if (k->type == SAMPLE_HEAP_ALLOC)
+    if (k->type == SAMPLE_HEAP_ALLOC || k->type == SAMPLE_HEAP_LIVE)
         return (int64_t)p->cfg.c.heap_sample_interval;
     return 1;
 }
@@ -328,15 +335,33 @@ static void export_kind(pyroscope *p, const window *w, const kind *k,
     map_free(&seen);
 }
 
+/* A wall profile carries its cpu column only when a sample has one, so
+ * that the server makes no empty CPU series of it. */
+static const kind *without_empty_cpu(const window *w, const kind *k,
+                                     kind *tmp)
+{
+    size_t i;
+
+    if (k->type != SAMPLE_WALL)
+        return k;
+    for (i = 0; i < w->n; i++)
+        if (w->v[i].type == SAMPLE_WALL && w->v[i].values[2])
+            return k;
+    *tmp = *k;
+    tmp->ntypes = 2;
+    return tmp;
+}
+
 void export_window(pyroscope *p, window *w, uint64_t end_ns)
 {
     size_t i;
+    kind tmp;
 
     pthread_mutex_lock(&p->lock);
     if (p->cfg.c.profile_types & PYROSCOPE_PROFILE_HEAP)
         heap_add_inuse(p, w);
     for (i = 0; i < sizeof(KINDS) / sizeof(KINDS[0]); i++)
-        export_kind(p, w, &KINDS[i], end_ns);
+        export_kind(p, w, without_empty_cpu(w, &KINDS[i], &tmp), end_ns);
     map_clear(&p->lang_cache);
     map_clear(&p->span_cache);
     /* Named frames are only referenced by windows; drop them when the

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # CI for the Node.js binding: installs what it needs on a fresh Debian
 # machine, builds the core and the addon from this checkout with
-# `npm install`, and runs the tests (node --test).  Exits non-zero on failure.
+# `npm install` (which also brings the test-only packages: typescript,
+# @opentelemetry/*), runs the tests (node --test), then checks that the
+# `npm pack` tarball installs and works in an empty directory
+# (test/tarball.sh).  Exits non-zero on failure.
 set -euo pipefail
 cd "$(dirname "$0")"
 export DEBIAN_FRONTEND=noninteractive
@@ -40,3 +43,4 @@ rm -rf build
 # Builds ../.. with cmake (static PIC core) and the addon (scripts/build.js).
 npm install --no-audit --no-fund --foreground-scripts
 npm test
+bash test/tarball.sh

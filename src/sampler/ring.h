@@ -20,8 +20,10 @@ enum ring_sample_type {
     SAMPLE_CPU = 1,
     SAMPLE_HEAP_ALLOC = 2,
     SAMPLE_HEAP_FREE = 3,
-    SAMPLE_LOCK = 4,    /* mutex: holder stack, waiters' delay */
-    SAMPLE_BLOCK = 5    /* block: waiter stack, its own wait */
+    SAMPLE_LOCK = 4,     /* mutex: holder stack, waiters' delay */
+    SAMPLE_BLOCK = 5,    /* block: waiter stack, its own wait */
+    SAMPLE_WALL = 6,     /* pyroscope_add_sample() only */
+    SAMPLE_HEAP_LIVE = 7 /* pyroscope_add_sample() only */
 };
 
 typedef struct ring_sample {

@@ -35,8 +35,8 @@ async function main() {
     const mod = require(resolved);
     profiler = mod.default || mod;
     profiler.init({ appName: 'bench.official', serverAddress: server, flushIntervalMs: 10000 });
-    // CPU (wall) profiling only: the comparable part; start() adds heap.
-    profiler.startCpuProfiling();
+    // Both packages as users start them: wall (CPU) and heap profiling.
+    profiler.start();
   }
   // @pyroscope/nodejs's wrapWithLabels returns nothing: take the promise
   // out of the callback.
@@ -68,7 +68,7 @@ async function main() {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const c = process.cpuUsage(c0);
   const cpuMs = (c.user + c.system) / 1000; // all threads: includes profiler threads
-  if (profiler) await (mode === 'official' ? profiler.stopCpuProfiling() : profiler.stop());
+  if (profiler) await profiler.stop();
   // CPU time of every thread but the main one (profiler threads, GC helpers).
   const fs = require('fs');
   const threads = {};

@@ -14,7 +14,11 @@ const fs = require('fs');
 const path = require('path');
 
 const pkgDir = path.resolve(__dirname, '..');
-const repoRoot = path.resolve(pkgDir, '..', '..');
+// The core: bundled into core/ by `npm pack` (scripts/bundle-core.js), or
+// the repository around bindings/node in a checkout.
+const bundled = path.join(pkgDir, 'core');
+const repoRoot = fs.existsSync(path.join(bundled, 'include', 'pyroscope.h'))
+  ? bundled : path.resolve(pkgDir, '..', '..');
 const buildDir = path.join(pkgDir, 'build');
 const buildType = process.env.PYROSCOPE_BUILD_TYPE || 'RelWithDebInfo';
 const jobs = String(process.env.PYROSCOPE_JOBS || 2);
@@ -84,13 +88,14 @@ function findFile(dir, name) {
 
 function buildCore() {
   if (process.env.PYROSCOPE_CORE_LIB) return process.env.PYROSCOPE_CORE_LIB;
-  if (!fs.existsSync(path.join(repoRoot, 'CMakeLists.txt'))) {
-    fail(`no CMakeLists.txt in ${repoRoot}: install from the pyroscope repository checkout, ` +
-         'or set PYROSCOPE_CORE_LIB to a prebuilt libpyroscope.a');
+  if (!fs.existsSync(path.join(repoRoot, 'CMakeLists.txt')) ||
+      !fs.existsSync(path.join(repoRoot, 'include', 'pyroscope.h'))) {
+    fail(`the C core is neither bundled in ${bundled} nor at ${repoRoot}: install the npm tarball ` +
+         '(npm pack bundles it), or set PYROSCOPE_CORE_LIB to a prebuilt libpyroscope.a');
   }
   const coreBuild = path.join(buildDir, 'core');
   run('cmake', ['-S', repoRoot, '-B', coreBuild, `-DCMAKE_BUILD_TYPE=${buildType}`,
-    '-DPYROSCOPE_BUILD_TESTS=OFF', '-DPYROSCOPE_BUILD_EXAMPLES=OFF', '-DPYROSCOPE_BUILD_FUZZERS=OFF',
+    '-DPYROSCOPE_BUILD_TESTS=OFF', '-DPYROSCOPE_BUILD_EXAMPLES=OFF', '-DPYROSCOPE_BUILD_BENCH=OFF', '-DPYROSCOPE_BUILD_FUZZERS=OFF',
     '-DCMAKE_POSITION_INDEPENDENT_CODE=ON', '-Wno-dev']);
   const target = ['--build', coreBuild, '-j', jobs];
   // Build only the static library when the core names its target that way.
@@ -102,7 +107,18 @@ function buildCore() {
   return lib;
 }
 
+function checkTools() {
+  for (const tool of ['cmake', process.env.CC || 'cc', process.env.CXX || 'c++', 'pkg-config']) {
+    const r = spawnSync(tool, ['--version'], { stdio: 'ignore' });
+    if (r.error) {
+      fail(`${tool} not found. Build dependencies (Debian/Ubuntu): apt-get install -y build-essential cmake ` +
+           'pkg-config libunwind-dev libzstd-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev');
+    }
+  }
+}
+
 function main() {
+  if (!process.env.PYROSCOPE_CORE_LIB) checkTools();
   const inc = nodeIncludeDir();
   const defs = v8Defines(inc);
   const lib = buildCore();

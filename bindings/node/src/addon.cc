@@ -2,21 +2,26 @@
 //
 // Two parts:
 //   * the core's start/stop/flush/tag API, bound with Node-API only;
-//   * JavaScript frames (the section marked "V8" below): V8's
-//     CpuProfiler samples the main thread, and each upload window (or more
-//     often) its samples are turned into pyroscope_add_sample() calls.
+//   * JavaScript frames (the sections marked "V8" below): in every profiled
+//     isolate (the main thread and each worker that attaches) V8's
+//     CpuProfiler samples the thread, and V8's sampling heap profiler
+//     records live allocations.  Their samples become pyroscope_add_sample()
+//     calls: CPU (on-thread samples), WALL (samples, wall ns, optional cpu
+//     ns) and HEAP_LIVE (one snapshot per upload window).
 //
 // Labels: JavaScript keeps the id of the label set active in the current
 // async context in a shared Int32Array ("label cell").  A SIGPROF handler
-// chained in front of V8's own records (timestamp, cell) at every V8 sample
-// signal; the conversion matches each CpuProfile sample timestamp with the
-// newest record at or before it, so each sample gets the label set that was
-// active when the main thread was interrupted.
+// chained in front of V8's own records (timestamp, cell, thread CPU time) at
+// every V8 sample signal, in the slot of the thread it interrupted; the
+// conversion matches each CpuProfile sample timestamp with the newest
+// record at or before it, so each sample gets the label set that was active
+// when the thread was interrupted, and the CPU time it used since the
+// previous sample.
 
 #define NAPI_VERSION 8
 #include <node_api.h>
 
-#include <v8-isolate.h>
+#include <v8.h>
 #include <v8-profiler.h>
 
 #include <errno.h>
@@ -26,226 +31,92 @@
 #include <time.h>
 
 #include <atomic>
+#include <mutex>
+#include <shared_mutex>
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
+#include "frames.h"
+#include "napi_util.h"
+#include "pull.h"
+#include "signals.h"
 #include "pyroscope.h"
+
+using namespace pyro_node;
 
 namespace {
 
-// ---------------------------------------------------------------- helpers
-
-#define CHECK_NAPI(call)                                                   \
-    do {                                                                   \
-        napi_status st_ = (call);                                          \
-        if (st_ != napi_ok) {                                              \
-            const napi_extended_error_info *ei_ = nullptr;                 \
-            napi_get_last_error_info(env, &ei_);                           \
-            bool pending_ = false;                                         \
-            napi_is_exception_pending(env, &pending_);                     \
-            if (!pending_)                                                 \
-                napi_throw_error(env, nullptr,                             \
-                                 ei_ && ei_->error_message                 \
-                                     ? ei_->error_message                  \
-                                     : "Node-API call failed");            \
-            return nullptr;                                                \
-        }                                                                  \
-    } while (0)
-
-napi_value undefined(napi_env env) {
-    napi_value u;
-    napi_get_undefined(env, &u);
-    return u;
-}
-
-bool get_string(napi_env env, napi_value v, std::string *out) {
-    napi_valuetype t;
-    if (napi_typeof(env, v, &t) != napi_ok || t != napi_string) return false;
-    size_t len = 0;
-    if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok)
-        return false;
-    out->resize(len);
-    if (napi_get_value_string_utf8(env, v, &(*out)[0], len + 1, &len) !=
-        napi_ok)
-        return false;
-    out->resize(len);
-    return true;
-}
-
-// Property `name` of `obj` as a string; false (and *out untouched) when the
-// property is missing, null or undefined.
-bool prop_string(napi_env env, napi_value obj, const char *name,
-                 std::string *out) {
-    napi_value v;
-    if (napi_get_named_property(env, obj, name, &v) != napi_ok) return false;
-    return get_string(env, v, out);
-}
-
-bool prop_int(napi_env env, napi_value obj, const char *name, int64_t *out) {
-    napi_value v;
-    napi_valuetype t;
-    if (napi_get_named_property(env, obj, name, &v) != napi_ok) return false;
-    if (napi_typeof(env, v, &t) != napi_ok || t != napi_number) return false;
-    return napi_get_value_int64(env, v, out) == napi_ok;
-}
-
-bool prop_bool(napi_env env, napi_value obj, const char *name) {
-    napi_value v;
-    bool b = false;
-    if (napi_get_named_property(env, obj, name, &v) != napi_ok) return false;
-    if (napi_get_value_bool(env, v, &b) != napi_ok) return false;
-    return b;
-}
-
-// A flat array [k0, v0, k1, v1, ...] of strings.
-bool prop_pairs(napi_env env, napi_value obj, const char *name,
-                std::vector<std::string> *out) {
-    napi_value arr;
-    bool is_array = false;
-    if (napi_get_named_property(env, obj, name, &arr) != napi_ok) return false;
-    if (napi_is_array(env, arr, &is_array) != napi_ok || !is_array)
-        return false;
-    uint32_t n = 0;
-    napi_get_array_length(env, arr, &n);
-    for (uint32_t i = 0; i < n; i++) {
-        napi_value e;
-        std::string s;
-        if (napi_get_element(env, arr, i, &e) != napi_ok ||
-            !get_string(env, e, &s))
-            return false;
-        out->push_back(std::move(s));
-    }
-    return true;
-}
-
-std::vector<pyroscope_tag> to_tags(const std::vector<std::string> &flat) {
-    std::vector<pyroscope_tag> tags;
-    for (size_t i = 0; i + 1 < flat.size(); i += 2)
-        tags.push_back({flat[i].c_str(), flat[i + 1].c_str()});
-    return tags;
-}
-
-void throw_core_error(napi_env env, int rc, const char *what) {
-    std::string msg = std::string(what) + ": " + pyroscope_strerror(rc);
-    const char *detail = pyroscope_last_error();
-    if (detail && *detail) msg += std::string(" (") + detail + ")";
-    if (rc == PYROSCOPE_EINVAL)
-        napi_throw_type_error(env, nullptr, msg.c_str());
-    else
-        napi_throw_error(env, nullptr, msg.c_str());
-}
-
 // ---------------------------------------------------------------- state
 
-struct LabelRecord {
-    int64_t ts_us;  // CLOCK_MONOTONIC, the clock of V8's TimeTicks on Linux
-    int32_t id;     // label set id, 0 = none
-};
+int g_v8_users = 0;  // isolates with a running CpuProfiler profile
 
-constexpr uint64_t kRingSize = 1u << 16;  // power of two
-LabelRecord g_ring[kRingSize];
-std::atomic<uint64_t> g_ring_head{0};  // written only by the signal handler
-uint64_t g_ring_tail = 0;              // read position (main thread)
-LabelRecord g_last_record = {0, 0};
-bool g_have_last_record = false;
-
-volatile int32_t *g_cell = nullptr;  // label cell (ArrayBuffer data)
-napi_ref g_cell_ref = nullptr;
-pthread_t g_main_thread;
-
-struct sigaction g_prev_sigprof;  // V8's handler, which we chain to
-bool g_chained = false;
-
+std::mutex g_lock;  // label sets, instances, V8 users (workers run concurrently)
+// Held shared while samples are added (from any isolate's thread), and
+// exclusively while the main thread takes the core away at stop.
+std::shared_mutex g_core_mu;
 pyroscope *g_p = nullptr;
-napi_env g_env = nullptr;  // the environment (main thread) that started
-v8::CpuProfiler *g_cpu = nullptr;
-v8::ProfilerId g_profile_id = 0;
-bool g_profiling = false;
-int g_interval_us = 10000;
-int64_t g_last_sample_ts = INT64_MIN;
-bool g_keep_program = false;  // report "(program)" samples (debug aid)
+napi_env g_main_env = nullptr;
 
 // label set id -> flat [k, v, ...]; index 0 is the empty set
 std::vector<std::vector<std::string>> g_label_sets(1);
 
+// Options shared by all instances, set by start().
+struct Options {
+    int interval_us = 10000;
+    bool wall = true;          // send WALL samples
+    bool cpu = true;           // send CPU samples
+    bool collect_cpu_time = false;
+    bool heap = true;
+    int64_t heap_interval = 512 * 1024;
+    int heap_depth = 64;
+} g_opt;
+
 struct Counters {
-    uint64_t v8_samples = 0;       // samples read from CpuProfiles
-    uint64_t reported = 0;         // samples passed to pyroscope_add_sample
-    uint64_t idle = 0;             // (idle)/(program) samples dropped
-    uint64_t labelled = 0;         // samples that carried a label set
-    uint64_t unmatched = 0;        // no signal record close to the sample
+    uint64_t v8_samples = 0;    // samples read from CpuProfiles
+    uint64_t reported = 0;      // CPU samples passed to pyroscope_add_sample
+    uint64_t idle = 0;          // (idle)/(program) samples dropped
+    uint64_t labelled = 0;      // samples that carried a label set
+    uint64_t unmatched = 0;     // no signal record close to the sample
     uint64_t add_errors = 0;
     uint64_t collections = 0;
-    int64_t max_gap_us = 0;        // largest sample-minus-record distance
-    int64_t collect_cpu_us = 0;    // main-thread CPU spent in collect()
-} g_counters;
+    uint64_t heap_snapshots = 0;
+    uint64_t heap_samples = 0;
+    int64_t max_gap_us = 0;     // largest sample-minus-record distance
+    int64_t collect_cpu_us = 0; // CPU spent in collect() (all threads)
+};
+
+// A profiled isolate: the main thread's, or a worker's.
+struct Instance {
+    napi_env env = nullptr;
+    v8::Isolate *isolate = nullptr;
+    int slot = -1;
+    napi_ref cell_ref = nullptr;
+    v8::CpuProfiler *cpu = nullptr;
+    v8::ProfilerId profile_id = 0;
+    bool profiling = false;
+    bool heap = false;
+    int64_t last_sample_ts = INT64_MIN;
+    uint64_t ring_tail = 0;
+    LabelRecord last_record = {0, 0, 0};
+    bool have_last_record = false;
+    int64_t last_cpu_ns = -1;
+    int thread_id = 0;  // worker_threads.threadId
+    napi_ref mapper = nullptr;  // JS (file, line, column, name) -> [file, line, name]
+    // generated "file\0line\0column\0name" -> original [name, file, line]
+    std::unordered_map<std::string, std::tuple<std::string, std::string, int>> mapped;
+    Counters counters;
+};
+std::vector<Instance *> g_instances;
+Counters g_last_counters;  // of the last stopped main-thread instance
+thread_local Instance *t_inst = nullptr;  // the calling env's instance
 
 int64_t thread_cpu_us() {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-// ---------------------------------------------------------------- signals
-
-void on_sigprof(int sig, siginfo_t *info, void *uc) {
-    int saved_errno = errno;
-    if (g_cell != nullptr && pthread_equal(pthread_self(), g_main_thread)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t h = g_ring_head.load(std::memory_order_relaxed);
-        LabelRecord &r = g_ring[h & (kRingSize - 1)];
-        r.ts_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-        r.id = *g_cell;
-        g_ring_head.store(h + 1, std::memory_order_release);
-    }
-    errno = saved_errno;
-    if (g_prev_sigprof.sa_flags & SA_SIGINFO) {
-        if (g_prev_sigprof.sa_sigaction) g_prev_sigprof.sa_sigaction(sig, info, uc);
-    } else if (g_prev_sigprof.sa_handler != SIG_DFL &&
-               g_prev_sigprof.sa_handler != SIG_IGN) {
-        g_prev_sigprof.sa_handler(sig);
-    }
-}
-
-bool chain_sigprof() {
-    if (g_chained) return true;
-    struct sigaction cur;
-    if (sigaction(SIGPROF, nullptr, &cur) != 0) return false;
-    // Only chain when V8 installed its handler (it does when the sampler
-    // starts); otherwise SIGPROF would terminate the process when forwarded.
-    if (!(cur.sa_flags & SA_SIGINFO) && (cur.sa_handler == SIG_DFL ||
-                                        cur.sa_handler == SIG_IGN))
-        return false;
-    g_prev_sigprof = cur;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigprof;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGPROF, &sa, nullptr) != 0) return false;
-    g_chained = true;
-    return true;
-}
-
-void unchain_sigprof() {
-    if (!g_chained) return;
-    sigaction(SIGPROF, &g_prev_sigprof, nullptr);
-    g_chained = false;
-}
-
-// A real-time signal nobody handles, for the core's own CPU timers, so that
-// they never reach V8's SIGPROF handler.
-int pick_core_signal() {
-    for (int s = SIGRTMIN + 6; s <= SIGRTMAX - 2; s++) {
-        struct sigaction cur;
-        if (sigaction(s, nullptr, &cur) != 0) continue;
-        if (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL)
-            return s;
-    }
-    return 0;
 }
 
 // ---------------------------------------------------------------- frame provider
@@ -254,34 +125,54 @@ bool g_native_threads = false;
 
 int capture_deferred(uint64_t *words, int max, int64_t weight, void *payload) {
     (void)words; (void)max; (void)weight; (void)payload;
-    // The main thread's JavaScript is sampled by V8's CpuProfiler; other
-    // threads (GC helpers, libuv pool) get native stacks when asked for.
-    if (g_native_threads && !pthread_equal(pthread_self(), g_main_thread))
-        return 0;
-    return PYROSCOPE_FRAMES_DEFERRED;
+    // JavaScript threads are sampled by V8; other threads (GC helpers,
+    // libuv pool) get native stacks when asked for.
+    for (int i = 0; i < kMaxSlots; i++)
+        if (g_slots[i].active.load(std::memory_order_acquire) == 1 &&
+            pthread_equal(g_slots[i].thread, pthread_self()))
+            return PYROSCOPE_FRAMES_DEFERRED;
+    return g_native_threads ? 0 : PYROSCOPE_FRAMES_DEFERRED;
 }
 
 int symbolize_none(uint64_t, uint64_t, pyroscope_frame *, void *) {
     return 1;
 }
 
-// ---------------------------------------------------------------- V8
-
-bool start_v8_profile() {
-    v8::CpuProfilingOptions opts(v8::kLeafNodeLineNumbers,
-                                 v8::CpuProfilingOptions::kNoSampleLimit,
-                                 g_interval_us);
-    v8::CpuProfilingResult r = g_cpu->Start(std::move(opts));
-    if (r.status == v8::CpuProfilingStatus::kErrorTooManyProfilers)
-        return false;
-    g_profile_id = r.id;
-    g_profiling = true;
-    return true;
+std::vector<pyroscope_tag> label_tags(int32_t label) {
+    std::vector<pyroscope_tag> tags;
+    if (label <= 0) return tags;
+    std::lock_guard<std::mutex> g(g_lock);
+    if ((size_t)label >= g_label_sets.size()) return tags;
+    const std::vector<std::string> &flat = g_label_sets[label];
+    for (size_t i = 0; i + 1 < flat.size(); i += 2)
+        tags.push_back({flat[i].c_str(), flat[i + 1].c_str()});
+    return tags;
 }
 
-bool is_idle_name(const char *name) {
-    return strcmp(name, "(idle)") == 0 ||
-           (!g_keep_program && strcmp(name, "(program)") == 0);
+// ---------------------------------------------------------------- V8 CPU
+
+// Count isolates whose CpuProfiler runs; chain our handler in front of
+// V8's when the first starts, and unchain before the last stops (V8 then
+// restores the handler it found, which must not be ours).
+void v8_user(int delta) {
+    std::lock_guard<std::mutex> g(g_lock);
+    g_v8_users += delta;
+    if (delta > 0)
+        chain_sigprof();
+    else if (g_v8_users == 0)
+        unchain_sigprof();
+}
+
+bool start_v8_profile(Instance *in) {
+    v8::CpuProfilingOptions opts(v8::kLeafNodeLineNumbers,
+                                 v8::CpuProfilingOptions::kNoSampleLimit,
+                                 g_opt.interval_us);
+    v8::CpuProfilingResult r = in->cpu->Start(std::move(opts));
+    if (r.status == v8::CpuProfilingStatus::kErrorTooManyProfilers)
+        return false;
+    in->profile_id = r.id;
+    in->profiling = true;
+    return true;
 }
 
 struct SampleKey {
@@ -296,117 +187,324 @@ struct SampleKeyHash {
         return std::hash<const void *>()(k.node) * 31 + (size_t)k.label;
     }
 };
+struct Agg {
+    int64_t count = 0;
+    int64_t cpu_ns = 0;
+};
 
-// Convert `prof` into pyroscope_add_sample() calls, skipping samples already
-// reported from an overlapping earlier profile.
-void convert_profile(const v8::CpuProfile *prof) {
+// Through the SourceMapper (when one is set on this isolate): the original
+// function name, file and line of a compiled position.  Cached per
+// isolate; called on the isolate's own thread, so JS may run.
+void map_position(Instance *in, const char **fn, const char **file, int *line,
+                  int column) {
+    if (in->mapper == nullptr || *file == nullptr || **file == '\0') return;
+    std::string key = std::string(*file) + '\0' + std::to_string(*line) + '\0' +
+                      std::to_string(column) + '\0' + (*fn ? *fn : "");
+    auto it = in->mapped.find(key);
+    if (it == in->mapped.end()) {
+        std::tuple<std::string, std::string, int> t(*fn ? *fn : "", *file, *line);
+        napi_env env = in->env;
+        napi_value cb, global, argv[4], res;
+        if (napi_get_reference_value(env, in->mapper, &cb) == napi_ok &&
+            napi_get_global(env, &global) == napi_ok) {
+            napi_create_string_utf8(env, *file, NAPI_AUTO_LENGTH, &argv[0]);
+            napi_create_int32(env, *line, &argv[1]);
+            napi_create_int32(env, column, &argv[2]);
+            napi_create_string_utf8(env, *fn ? *fn : "", NAPI_AUTO_LENGTH, &argv[3]);
+            if (napi_call_function(env, global, cb, 4, argv, &res) == napi_ok) {
+                bool is_array = false;
+                napi_is_array(env, res, &is_array);
+                if (is_array) {
+                    napi_value e;
+                    std::string sv;
+                    int32_t ln = 0;
+                    if (napi_get_element(env, res, 0, &e) == napi_ok && get_string(env, e, &sv))
+                        std::get<1>(t) = sv;
+                    if (napi_get_element(env, res, 1, &e) == napi_ok &&
+                        napi_get_value_int32(env, e, &ln) == napi_ok)
+                        std::get<2>(t) = ln;
+                    if (napi_get_element(env, res, 2, &e) == napi_ok && get_string(env, e, &sv) && !sv.empty())
+                        std::get<0>(t) = sv;
+                }
+            } else {
+                bool pending = false;
+                napi_is_exception_pending(env, &pending);
+                if (pending) {
+                    napi_value ex;
+                    napi_get_and_clear_last_exception(env, &ex);
+                }
+            }
+        }
+        if (in->mapped.size() > 200000) in->mapped.clear();  // bound memory
+        it = in->mapped.emplace(std::move(key), std::move(t)).first;
+    }
+    *fn = std::get<0>(it->second).c_str();
+    *file = std::get<1>(it->second).c_str();
+    *line = std::get<2>(it->second);
+}
+
+void report_stack(Instance *in, const v8::CpuProfileNode *leaf, int32_t label,
+                  const Agg &a) {
+    std::vector<FrameNames> names;
+    for (const v8::CpuProfileNode *nd = leaf;
+         nd != nullptr && nd->GetParent() != nullptr;  // skip (root)
+         nd = nd->GetParent()) {
+        const char *fn = nd->GetFunctionNameStr();
+        const char *file = nd->GetScriptResourceNameStr();
+        int line = nd->GetLineNumber();
+        map_position(in, &fn, &file, &line, nd->GetColumnNumber());
+        names.emplace_back();
+        names.back().set(fn, file, line);
+        if (names.size() >= 1024) break;
+    }
+    if (names.empty()) return;
+    std::vector<pyroscope_frame> frames(names.size());
+    for (size_t i = 0; i < names.size(); i++) {
+        frames[i].function = names[i].name.c_str();
+        frames[i].file = names[i].file.empty() ? nullptr : names[i].file.c_str();
+        frames[i].line = names[i].line;
+    }
+    std::vector<pyroscope_tag> tags = label_tags(label);
+    const pyroscope_tag *tp = tags.empty() ? nullptr : tags.data();
+    if (!tags.empty()) in->counters.labelled += (uint64_t)a.count;
+    if (g_opt.cpu) {
+        // The CPU time the thread used while these samples were taken (V8
+        // samples on wall-clock time; on a busy machine a sample can stand
+        // for much less CPU than its period).  Without signal records (no
+        // chained handler), count the period per sample.
+        int64_t v[2] = {a.count, a.cpu_ns};
+        int rc = pyroscope_add_sample(g_p, PYROSCOPE_PROFILE_CPU, frames.data(),
+                                      frames.size(), v, g_chained ? 2 : 1, tp,
+                                      tags.size());
+        if (rc == 0)
+            in->counters.reported += (uint64_t)a.count;
+        else
+            in->counters.add_errors++;
+    }
+    if (g_opt.wall) {
+        int64_t v[3] = {a.count, a.count * (int64_t)g_opt.interval_us * 1000,
+                        g_opt.collect_cpu_time ? a.cpu_ns : 0};
+        if (pyroscope_add_sample(g_p, PYROSCOPE_PROFILE_WALL, frames.data(),
+                                 frames.size(), v, 3, tp, tags.size()) != 0)
+            in->counters.add_errors++;
+    }
+}
+
+// Convert `prof` into samples, skipping those already reported from an
+// overlapping earlier profile.
+void convert_profile(Instance *in, const v8::CpuProfile *prof) {
+    Slot *slot = in->slot >= 0 ? &g_slots[in->slot] : nullptr;
     int n = prof->GetSamplesCount();
-    uint64_t head = g_ring_head.load(std::memory_order_acquire);
-    uint64_t r = g_ring_tail;
+    uint64_t head = slot ? slot->head.load(std::memory_order_acquire) : 0;
+    uint64_t r = in->ring_tail;
     if (head - r > kRingSize) r = head - kRingSize;  // overwritten records
-    std::unordered_map<SampleKey, int64_t, SampleKeyHash> agg;
-    int64_t last_ts = g_last_sample_ts;
+    std::unordered_map<SampleKey, Agg, SampleKeyHash> agg;
+    int64_t last_ts = in->last_sample_ts;
     for (int i = 0; i < n; i++) {
         int64_t ts = prof->GetSampleTimestamp(i);
-        if (ts <= g_last_sample_ts) continue;
+        if (ts <= in->last_sample_ts) continue;
         if (ts > last_ts) last_ts = ts;
         const v8::CpuProfileNode *node = prof->GetSample(i);
         if (node == nullptr) continue;
-        g_counters.v8_samples++;
-        while (r < head && g_ring[r & (kRingSize - 1)].ts_us <= ts) {
-            g_last_record = g_ring[r & (kRingSize - 1)];
-            g_have_last_record = true;
+        in->counters.v8_samples++;
+        bool fresh = false;
+        while (slot && r < head && slot->ring[r & (kRingSize - 1)].ts_us <= ts) {
+            in->last_record = slot->ring[r & (kRingSize - 1)];
+            in->have_last_record = true;
+            fresh = true;
             r++;
         }
         int32_t label = 0;
-        int64_t gap = ts - g_last_record.ts_us;
-        if (g_have_last_record && gap >= 0 && gap < g_interval_us) {
-            label = g_last_record.id;
-            if (gap > g_counters.max_gap_us) g_counters.max_gap_us = gap;
+        int64_t cpu_ns = 0;
+        int64_t gap = ts - in->last_record.ts_us;
+        if (in->have_last_record && gap >= 0 && gap < g_opt.interval_us) {
+            label = in->last_record.id;
+            if (gap > in->counters.max_gap_us) in->counters.max_gap_us = gap;
+            if (fresh) {
+                if (in->last_cpu_ns >= 0 && in->last_record.cpu_ns > in->last_cpu_ns)
+                    cpu_ns = in->last_record.cpu_ns - in->last_cpu_ns;
+                in->last_cpu_ns = in->last_record.cpu_ns;
+            }
         } else {
-            g_counters.unmatched++;
+            in->counters.unmatched++;
         }
         if (is_idle_name(node->GetFunctionNameStr())) {
-            g_counters.idle++;
+            in->counters.idle++;
             continue;
         }
-        if (label < 0 || (size_t)label >= g_label_sets.size()) label = 0;
-        agg[SampleKey{node, label}]++;
+        if (label < 0) label = 0;
+        Agg &a = agg[SampleKey{node, label}];
+        a.count++;
+        a.cpu_ns += cpu_ns;
     }
-    g_ring_tail = r;
-    g_last_sample_ts = last_ts;
-
-    std::vector<pyroscope_frame> frames;
-    for (auto &kv : agg) {
-        frames.clear();
-        for (const v8::CpuProfileNode *nd = kv.first.node;
-             nd != nullptr && nd->GetParent() != nullptr;  // skip (root)
-             nd = nd->GetParent()) {
-            pyroscope_frame f;
-            const char *fn = nd->GetFunctionNameStr();
-            f.function = (fn && *fn) ? fn : "(anonymous)";
-            const char *file = nd->GetScriptResourceNameStr();
-            f.file = (file && *file) ? file : nullptr;
-            int line = nd->GetLineNumber();
-            f.line = line > 0 ? line : 0;
-            frames.push_back(f);
-            if (frames.size() >= 1024) break;
-        }
-        if (frames.empty()) continue;
-        int64_t count = kv.second;
-        std::vector<pyroscope_tag> tags;
-        if (kv.first.label != 0) {
-            tags = to_tags(g_label_sets[kv.first.label]);
-            g_counters.labelled += (uint64_t)count;
-        }
-        int rc = pyroscope_add_sample(g_p, PYROSCOPE_PROFILE_CPU, frames.data(),
-                                      frames.size(), &count, 1,
-                                      tags.empty() ? nullptr : tags.data(),
-                                      tags.size());
-        if (rc == 0)
-            g_counters.reported += (uint64_t)count;
-        else
-            g_counters.add_errors++;
-    }
+    in->ring_tail = r;
+    in->last_sample_ts = last_ts;
+    for (auto &kv : agg) report_stack(in, kv.first.node, kv.first.label, kv.second);
 }
 
 // Swap the running V8 profile for a fresh one and report the old one's
 // samples.  With restart=false the profiler is left stopped.
-void collect(bool restart) {
-    if (!g_profiling || g_cpu == nullptr) return;
+void collect(Instance *in, bool restart) {
+    if (in == nullptr || !in->profiling || in->cpu == nullptr) return;
     int64_t t0 = thread_cpu_us();
-    v8::ProfilerId old = g_profile_id;
-    bool restarted = restart && start_v8_profile();
+    v8::ProfilerId old = in->profile_id;
+    bool restarted = restart && start_v8_profile(in);
     if (!restarted) {
-        // Unchain before V8's sampler goes away (V8 then restores the
-        // handler it found, which must not be ours).
-        unchain_sigprof();
-        g_profiling = false;
+        in->profiling = false;
+        v8_user(-1);
     }
-    v8::CpuProfile *prof = g_cpu->Stop(old);
+    v8::CpuProfile *prof = in->cpu->Stop(old);
     if (prof != nullptr) {
-        if (g_p != nullptr) convert_profile(prof);
+        std::shared_lock<std::shared_mutex> lk(g_core_mu);
+        if (g_p != nullptr) convert_profile(in, prof);
         prof->Delete();
     }
-    g_counters.collections++;
-    g_counters.collect_cpu_us += thread_cpu_us() - t0;
+    in->counters.collections++;
+    in->counters.collect_cpu_us += thread_cpu_us() - t0;
 }
 
-void stop_v8() {
-    collect(false);
-    if (g_cpu != nullptr) {
-        g_cpu->Dispose();
-        g_cpu = nullptr;
+// ---------------------------------------------------------------- V8 heap
+
+// Walk V8's allocation tree and report one HEAP_LIVE sample per node that
+// holds live sampled objects, with the node's stack.
+struct HeapWalk {
+    Instance *in;
+    std::vector<FrameNames> names;  // root first
+    std::string fn, script;
+    void visit(v8::AllocationProfile::Node *node, int depth) {
+        bool pushed = false;
+        if (depth > 0) {
+            utf8(in->isolate, node->name, &fn);
+            utf8(in->isolate, node->script_name, &script);
+            const char *f = fn.c_str(), *sc = script.c_str();
+            int line = node->line_number;
+            map_position(in, &f, &sc, &line, node->column_number);
+            names.emplace_back();
+            names.back().set(f, sc, line);
+            pushed = true;
+        }
+        int64_t objects = 0, bytes = 0;
+        for (const auto &a : node->allocations) {
+            objects += a.count;
+            bytes += (int64_t)a.size * a.count;
+        }
+        if (objects > 0 && !names.empty()) emit(objects, bytes);
+        for (v8::AllocationProfile::Node *c : node->children)
+            visit(c, depth + 1);
+        if (pushed) names.pop_back();
     }
+    void emit(int64_t objects, int64_t bytes) {
+        size_t n = names.size();
+        std::vector<pyroscope_frame> frames(n);
+        for (size_t i = 0; i < n; i++) {  // leaf first
+            const FrameNames &f = names[n - 1 - i];
+            frames[i].function = f.name.c_str();
+            frames[i].file = f.file.empty() ? nullptr : f.file.c_str();
+            frames[i].line = f.line;
+        }
+        int64_t v[2] = {objects, bytes};
+        if (pyroscope_add_sample(g_p, PYROSCOPE_PROFILE_HEAP_LIVE, frames.data(),
+                                 n, v, 2, nullptr, 0) == 0)
+            in->counters.heap_samples++;
+        else
+            in->counters.add_errors++;
+    }
+};
+
+void heap_start(Instance *in) {
+    if (!g_opt.heap || in->heap) return;
+    v8::HeapProfiler *hp = in->isolate->GetHeapProfiler();
+    in->heap = hp->StartSamplingHeapProfiler((uint64_t)g_opt.heap_interval,
+                                             g_opt.heap_depth);
+}
+
+void heap_snapshot(Instance *in) {
+    std::shared_lock<std::shared_mutex> lk(g_core_mu);
+    if (in == nullptr || !in->heap || g_p == nullptr) return;
+    v8::HandleScope scope(in->isolate);
+    v8::AllocationProfile *ap = in->isolate->GetHeapProfiler()->GetAllocationProfile();
+    if (ap == nullptr) return;
+    HeapWalk w{in, {}, {}, {}};
+    w.visit(ap->GetRootNode(), 0);
+    delete ap;
+    in->counters.heap_snapshots++;
+}
+
+void heap_stop(Instance *in) {
+    if (!in->heap) return;
+    in->isolate->GetHeapProfiler()->StopSamplingHeapProfiler();
+    in->heap = false;
+}
+
+// ---------------------------------------------------------------- instances
+
+// Begin profiling the calling isolate.  `cell` is its label cell.
+Instance *instance_start(napi_env env, napi_value cell, int thread_id,
+                         bool cpu, bool heap) {
+    Instance *in = new Instance;
+    in->env = env;
+    in->isolate = v8::Isolate::GetCurrent();
+    in->thread_id = thread_id;
+    volatile int32_t *cellp = nullptr;
+    bool is_ta = false;
+    if (cell != nullptr && napi_is_typedarray(env, cell, &is_ta) == napi_ok && is_ta) {
+        napi_typedarray_type tt;
+        size_t len;
+        void *data;
+        if (napi_get_typedarray_info(env, cell, &tt, &len, &data, nullptr,
+                                     nullptr) == napi_ok &&
+            tt == napi_int32_array && len >= 1 &&
+            napi_create_reference(env, cell, 1, &in->cell_ref) == napi_ok)
+            cellp = (volatile int32_t *)data;
+    }
+    in->slot = claim_slot(cellp);
+    if (cpu && (g_opt.cpu || g_opt.wall)) {
+        in->cpu = v8::CpuProfiler::New(in->isolate, v8::kDebugNaming,
+                                       v8::kLazyLogging);
+        in->cpu->SetSamplingInterval(g_opt.interval_us);
+        in->cpu->SetUsePreciseSampling(false);
+        if (in->slot >= 0)
+            in->ring_tail = g_slots[in->slot].head.load();
+        if (start_v8_profile(in)) v8_user(1);
+    }
+    if (heap) heap_start(in);
+    {
+        std::lock_guard<std::mutex> g(g_lock);
+        g_instances.push_back(in);
+    }
+    t_inst = in;
+    return in;
+}
+
+void instance_stop(Instance *in) {
+    if (in == nullptr) return;
+    collect(in, false);
+    heap_snapshot(in);
+    heap_stop(in);
+    if (in->cpu != nullptr) {
+        in->cpu->Dispose();
+        in->cpu = nullptr;
+    }
+    release_slot(in->slot);
+    in->slot = -1;
+    if (in->cell_ref) napi_delete_reference(in->env, in->cell_ref);
+    if (in->mapper) napi_delete_reference(in->env, in->mapper);
+    {
+        std::lock_guard<std::mutex> g(g_lock);
+        for (size_t i = 0; i < g_instances.size(); i++)
+            if (g_instances[i] == in) {
+                g_instances.erase(g_instances.begin() + i);
+                break;
+            }
+    }
+    if (t_inst == in) t_inst = nullptr;
+    if (in->env == g_main_env) g_last_counters = in->counters;
+    delete in;
 }
 
 // ---------------------------------------------------------------- JS API
 
-// start(config) -> undefined.  config is pre-validated in lib/index.js:
-// { appName, serverAddress, sampleRate, uploadIntervalMs, tags: [k,v,..],
-//   authToken, basicAuthUser, basicAuthPassword, tenantID,
-//   httpHeaders: [k,v,..], logLevel, stopTimeoutMs, uploadTimeoutMs,
-//   nativeThreads, labelCell: Int32Array }
+// start(config) -> undefined.  config is pre-validated in lib/config.js.
 napi_value Start(napi_env env, napi_callback_info info) {
     size_t argc = 1;
     napi_value argv[1];
@@ -418,15 +516,18 @@ napi_value Start(napi_env env, napi_callback_info info) {
         return nullptr;
     }
     napi_value o = argv[0];
-    std::string app, server, auth, buser, bpass, tenant;
+    std::string app, server, auth, buser, bpass, tenant, cwd, strip;
     std::vector<std::string> tags, headers;
     int64_t rate = 100, upload_ms = 0, level = -1, stop_ms = 0, up_timeout = 0;
+    int64_t heap_interval = 512 * 1024, heap_depth = 64, api = 0;
     prop_string(env, o, "appName", &app);
     prop_string(env, o, "serverAddress", &server);
     prop_string(env, o, "authToken", &auth);
     prop_string(env, o, "basicAuthUser", &buser);
     prop_string(env, o, "basicAuthPassword", &bpass);
     prop_string(env, o, "tenantID", &tenant);
+    prop_string(env, o, "cwd", &cwd);
+    prop_string(env, o, "stripFilenames", &strip);
     prop_pairs(env, o, "tags", &tags);
     prop_pairs(env, o, "httpHeaders", &headers);
     prop_int(env, o, "sampleRate", &rate);
@@ -434,8 +535,20 @@ napi_value Start(napi_env env, napi_callback_info info) {
     prop_int(env, o, "logLevel", &level);
     prop_int(env, o, "stopTimeoutMs", &stop_ms);
     prop_int(env, o, "uploadTimeoutMs", &up_timeout);
+    prop_int(env, o, "heapSamplingIntervalBytes", &heap_interval);
+    prop_int(env, o, "heapStackDepth", &heap_depth);
+    prop_int(env, o, "api", &api);
     g_native_threads = prop_bool(env, o, "nativeThreads");
-    g_keep_program = prop_bool(env, o, "keepProgramSamples");
+    g_names.keep_program = prop_bool(env, o, "keepProgramSamples");
+    g_opt.wall = prop_bool(env, o, "wall");
+    g_opt.cpu = prop_bool(env, o, "cpu");
+    g_opt.collect_cpu_time = prop_bool(env, o, "collectCpuTime");
+    g_opt.heap = prop_bool(env, o, "heap");
+    g_opt.heap_interval = heap_interval > 0 ? heap_interval : 512 * 1024;
+    g_opt.heap_depth = heap_depth > 0 ? (int)heap_depth : 64;
+    g_names.shorten_paths = prop_bool(env, o, "shortenPaths");
+    g_names.strip_filenames = strip == "all" ? 1 : strip == "dependencies" ? 2 : 0;
+    g_names.cwd = cwd;
 
     std::vector<pyroscope_tag> ctags = to_tags(tags);
     std::vector<pyroscope_tag> cheaders = to_tags(headers);
@@ -454,36 +567,18 @@ napi_value Start(napi_env env, napi_callback_info info) {
     cfg.tenant_id = tenant.empty() ? nullptr : tenant.c_str();
     cfg.http_headers = cheaders.empty() ? nullptr : cheaders.data();
     cfg.http_headers_count = cheaders.size();
-    // V8's CpuProfiler supplies the JavaScript samples; the core's own
-    // timers are only needed when native stacks of other threads are wanted.
+    // V8's profilers supply the JavaScript samples; the core's own timers
+    // are only needed when native stacks of other threads are wanted.
     cfg.profile_types = g_native_threads ? PYROSCOPE_PROFILE_CPU
                                          : PYROSCOPE_PROFILE_CPU_EXTERNAL;
-    if (level >= 0) cfg.log_level = (int)level;
-    cfg.spy_name = "pyroscope-nodejs";
+    if (level >= 0) cfg.log_level = level == 0 ? PYROSCOPE_LOG_OFF : (int)level;
+    cfg.spy_name = "nodespy";
+    cfg.api = (int)api;
     cfg.stop_timeout_ms = (int)stop_ms;
     cfg.upload_timeout_ms = (int)up_timeout;
+    cfg.heap_sample_interval = (size_t)g_opt.heap_interval;
     cfg.signal = pick_core_signal();
 
-    // label cell
-    napi_value cell;
-    if (napi_get_named_property(env, o, "labelCell", &cell) == napi_ok) {
-        bool is_ta = false;
-        napi_is_typedarray(env, cell, &is_ta);
-        if (is_ta) {
-            napi_typedarray_type tt;
-            size_t len;
-            void *data;
-            CHECK_NAPI(napi_get_typedarray_info(env, cell, &tt, &len, &data,
-                                                nullptr, nullptr));
-            if (tt == napi_int32_array && len >= 1) {
-                if (g_cell_ref) napi_delete_reference(env, g_cell_ref);
-                CHECK_NAPI(napi_create_reference(env, cell, 1, &g_cell_ref));
-                g_cell = (volatile int32_t *)data;
-            }
-        }
-    }
-
-    g_main_thread = pthread_self();
     pyroscope *p = nullptr;
     int rc = pyroscope_start(&p, &cfg);
     if (rc != 0) {
@@ -502,35 +597,113 @@ napi_value Start(napi_env env, napi_callback_info info) {
         throw_core_error(env, rc, "pyroscope_set_frame_provider");
         return nullptr;
     }
+    g_opt.interval_us = (int)(1000000 / (rate > 0 ? rate : 100));
+    if (g_opt.interval_us < 100) g_opt.interval_us = 100;
     g_p = p;
-    g_env = env;
-
-    // V8 CPU profiler on this (the main) isolate.
-    g_interval_us = (int)(1000000 / (rate > 0 ? rate : 100));
-    if (g_interval_us < 100) g_interval_us = 100;
-    v8::Isolate *isolate = v8::Isolate::GetCurrent();
-    g_cpu = v8::CpuProfiler::New(isolate, v8::kDebugNaming, v8::kLazyLogging);
-    g_cpu->SetSamplingInterval(g_interval_us);
-    g_cpu->SetUsePreciseSampling(false);
-    g_last_sample_ts = INT64_MIN;
-    g_ring_tail = g_ring_head.load();
-    g_have_last_record = false;
-    if (!start_v8_profile()) {
-        g_cpu->Dispose();
-        g_cpu = nullptr;
-        g_p = nullptr;
-        pyroscope_stop(p);
-        napi_throw_error(env, nullptr, "pyroscope: V8 CpuProfiler failed to start");
-        return nullptr;
-    }
-    chain_sigprof();
+    g_main_env = env;
+    napi_value cell = nullptr;
+    napi_get_named_property(env, o, "labelCell", &cell);
+    instance_start(env, cell, 0, prop_bool(env, o, "startCpu"),
+                   prop_bool(env, o, "startHeap"));
     return undefined(env);
 }
 
-// collect() -> undefined: report what V8 sampled so far.
+// attach(labelCell, threadId) -> boolean: profile the calling worker's
+// isolate into the running profiler.
+napi_value Attach(napi_env env, napi_callback_info info) {
+    size_t argc = 2;
+    napi_value argv[2];
+    CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+    napi_value b;
+    if (g_p == nullptr || t_inst != nullptr) {
+        napi_get_boolean(env, false, &b);
+        return b;
+    }
+    int32_t tid = 0;
+    if (argc >= 2) napi_get_value_int32(env, argv[1], &tid);
+    instance_start(env, argc >= 1 ? argv[0] : nullptr, tid, true, true);
+    napi_get_boolean(env, true, &b);
+    return b;
+}
+
+// detach(): stop profiling the calling worker (its last samples reported).
+napi_value Detach(napi_env env, napi_callback_info info) {
+    (void)info;
+    if (t_inst != nullptr && env != g_main_env) instance_stop(t_inst);
+    return undefined(env);
+}
+
+// startCpu() / stopCpu(), startHeap() / stopHeap() of the calling isolate.
+napi_value StartCpu(napi_env env, napi_callback_info info) {
+    (void)info;
+    Instance *in = t_inst;
+    if (in != nullptr && in->cpu == nullptr) {
+        in->cpu = v8::CpuProfiler::New(in->isolate, v8::kDebugNaming,
+                                       v8::kLazyLogging);
+        in->cpu->SetSamplingInterval(g_opt.interval_us);
+        in->cpu->SetUsePreciseSampling(false);
+        if (in->slot >= 0) in->ring_tail = g_slots[in->slot].head.load();
+        in->last_sample_ts = INT64_MIN;
+        in->have_last_record = false;
+        in->last_cpu_ns = -1;
+        if (start_v8_profile(in)) v8_user(1);
+    }
+    return undefined(env);
+}
+
+napi_value StopCpu(napi_env env, napi_callback_info info) {
+    (void)info;
+    Instance *in = t_inst;
+    if (in != nullptr && in->cpu != nullptr) {
+        collect(in, false);
+        in->cpu->Dispose();
+        in->cpu = nullptr;
+    }
+    return undefined(env);
+}
+
+napi_value StartHeap(napi_env env, napi_callback_info info) {
+    (void)info;
+    if (t_inst != nullptr) heap_start(t_inst);
+    return undefined(env);
+}
+
+napi_value StopHeap(napi_env env, napi_callback_info info) {
+    (void)info;
+    if (t_inst != nullptr) {
+        heap_snapshot(t_inst);
+        heap_stop(t_inst);
+    }
+    return undefined(env);
+}
+
+// setMapper(fn | null): the SourceMapper lookup of the calling isolate.
+napi_value SetMapper(napi_env env, napi_callback_info info) {
+    size_t argc = 1;
+    napi_value argv[1];
+    CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+    Instance *in = t_inst;
+    if (in == nullptr) return undefined(env);
+    if (in->mapper) napi_delete_reference(env, in->mapper);
+    in->mapper = nullptr;
+    in->mapped.clear();
+    napi_valuetype t = napi_undefined;
+    if (argc >= 1) napi_typeof(env, argv[0], &t);
+    if (t == napi_function) CHECK_NAPI(napi_create_reference(env, argv[0], 1, &in->mapper));
+    return undefined(env);
+}
+
+// collect() -> undefined: report what V8 sampled so far on this isolate.
 napi_value Collect(napi_env env, napi_callback_info info) {
     (void)info;
-    collect(true);
+    collect(t_inst, true);
+    return undefined(env);
+}
+
+// heapSnapshot(): add this isolate's live sampled heap to the window.
+napi_value HeapSnapshot(napi_env env, napi_callback_info info) {
+    (void)info;
+    if (t_inst != nullptr) heap_snapshot(t_inst);
     return undefined(env);
 }
 
@@ -570,26 +743,36 @@ napi_value queue_call(napi_env env, AsyncCall *c, const char *name) {
     return promise;
 }
 
-// flush(timeoutMs) -> Promise<boolean>: collect, then upload off-thread.
+// flush(timeoutMs, heap) -> Promise<boolean>: collect (and with heap=true
+// add this window's heap snapshot), close the window and upload it
+// off-thread.
 napi_value Flush(napi_env env, napi_callback_info info) {
-    size_t argc = 1;
-    napi_value argv[1];
+    size_t argc = 2;
+    napi_value argv[2];
     CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
     int32_t timeout = 5000;
+    bool heap = false;
     if (argc >= 1) napi_get_value_int32(env, argv[0], &timeout);
+    if (argc >= 2) napi_get_value_bool(env, argv[1], &heap);
     if (g_p == nullptr) {
         napi_throw_error(env, "ESTATE", "pyroscope: not started");
         return nullptr;
     }
-    collect(true);
+    collect(t_inst, true);
+    if (heap) {
+        // Workers report their own heap when their timers run; the main
+        // thread's flush closes the window for everyone.
+        heap_snapshot(t_inst);
+    }
     AsyncCall *c = new AsyncCall;
     c->p = g_p;
     c->timeout_ms = timeout;
     return queue_call(env, c, "pyroscope.flush");
 }
 
-pyroscope *detach() {
-    stop_v8();
+pyroscope *detach_all() {
+    instance_stop(t_inst);
+    std::unique_lock<std::shared_mutex> lk(g_core_mu);
     pyroscope *p = g_p;
     g_p = nullptr;
     return p;
@@ -598,7 +781,7 @@ pyroscope *detach() {
 // stop() -> Promise<true>: final collection, then pyroscope_stop() off-thread.
 napi_value Stop(napi_env env, napi_callback_info info) {
     (void)info;
-    pyroscope *p = detach();
+    pyroscope *p = detach_all();
     AsyncCall *c = new AsyncCall;
     c->p = p;
     c->is_stop = true;
@@ -608,7 +791,7 @@ napi_value Stop(napi_env env, napi_callback_info info) {
 // stopSync(): the same, blocking (process exit).
 napi_value StopSync(napi_env env, napi_callback_info info) {
     (void)info;
-    pyroscope_stop(detach());
+    pyroscope_stop(detach_all());
     return undefined(env);
 }
 
@@ -650,11 +833,18 @@ napi_value RegisterLabelSet(napi_env env, napi_callback_info info) {
                               "registerLabelSet: [key, value, ...] strings");
         return nullptr;
     }
-    g_label_sets.push_back(std::move(flat));
-    napi_value id;
-    CHECK_NAPI(napi_create_int32(env, (int32_t)(g_label_sets.size() - 1), &id));
-    return id;
+    int32_t id;
+    {
+        std::lock_guard<std::mutex> g(g_lock);
+        g_label_sets.push_back(std::move(flat));
+        id = (int32_t)(g_label_sets.size() - 1);
+    }
+    napi_value v;
+    CHECK_NAPI(napi_create_int32(env, id, &v));
+    return v;
 }
+
+// ---------------------------------------------------------------- stats
 
 void set_num(napi_env env, napi_value o, const char *k, double v) {
     napi_value n;
@@ -662,22 +852,26 @@ void set_num(napi_env env, napi_value o, const char *k, double v) {
     napi_set_named_property(env, o, k, n);
 }
 
-// stats() -> { core: {...} | null, v8: {...} }
+// stats() -> { core: {...} | null, v8: {...} } (v8: the calling isolate)
 napi_value Stats(napi_env env, napi_callback_info info) {
     (void)info;
     napi_value o, v8o;
     CHECK_NAPI(napi_create_object(env, &o));
     CHECK_NAPI(napi_create_object(env, &v8o));
-    set_num(env, v8o, "samples", (double)g_counters.v8_samples);
-    set_num(env, v8o, "reported", (double)g_counters.reported);
-    set_num(env, v8o, "idle", (double)g_counters.idle);
-    set_num(env, v8o, "labelled", (double)g_counters.labelled);
-    set_num(env, v8o, "unmatched", (double)g_counters.unmatched);
-    set_num(env, v8o, "addErrors", (double)g_counters.add_errors);
-    set_num(env, v8o, "collections", (double)g_counters.collections);
-    set_num(env, v8o, "maxGapUs", (double)g_counters.max_gap_us);
-    set_num(env, v8o, "collectCpuUs", (double)g_counters.collect_cpu_us);
-    set_num(env, v8o, "signalRecords", (double)g_ring_head.load());
+    Counters c;
+    c = t_inst != nullptr ? t_inst->counters : g_last_counters;
+    set_num(env, v8o, "samples", (double)c.v8_samples);
+    set_num(env, v8o, "reported", (double)c.reported);
+    set_num(env, v8o, "idle", (double)c.idle);
+    set_num(env, v8o, "labelled", (double)c.labelled);
+    set_num(env, v8o, "unmatched", (double)c.unmatched);
+    set_num(env, v8o, "addErrors", (double)c.add_errors);
+    set_num(env, v8o, "collections", (double)c.collections);
+    set_num(env, v8o, "heapSnapshots", (double)c.heap_snapshots);
+    set_num(env, v8o, "heapSamples", (double)c.heap_samples);
+    set_num(env, v8o, "maxGapUs", (double)c.max_gap_us);
+    set_num(env, v8o, "collectCpuUs", (double)c.collect_cpu_us);
+    set_num(env, v8o, "instances", (double)g_instances.size());
     napi_value b;
     napi_get_boolean(env, g_chained, &b);
     napi_set_named_property(env, v8o, "chained", b);
@@ -693,6 +887,7 @@ napi_value Stats(napi_env env, napi_callback_info info) {
         set_num(env, core, "uploadFailures", (double)st.upload_failures);
         set_num(env, core, "threadsProfiled", (double)st.threads_profiled);
         set_num(env, core, "queuedBytes", (double)st.queued_bytes);
+        set_num(env, core, "overheadNs", (double)st.overhead_ns);
     } else {
         napi_get_null(env, &core);
     }
@@ -716,12 +911,13 @@ napi_value Running(napi_env env, napi_callback_info info) {
 }
 
 void cleanup_hook(void *arg) {
-    // Teardown of the environment that started profiling, without stop():
-    // leave V8 and the core cleanly.  Worker environments that merely
-    // loaded the addon must not touch the main isolate's profiler.
-    if (g_p != nullptr && static_cast<napi_env>(arg) == g_env) {
-        pyroscope_stop(detach());
-        g_env = nullptr;
+    // Teardown of an environment without stop(): a worker's isolate stops
+    // being profiled; the main environment also stops the core.
+    napi_env env = static_cast<napi_env>(arg);
+    if (t_inst != nullptr && t_inst->env == env) instance_stop(t_inst);
+    if (g_p != nullptr && env == g_main_env) {
+        pyroscope_stop(detach_all());
+        g_main_env = nullptr;
     }
 }
 
@@ -732,10 +928,16 @@ NAPI_MODULE_INIT() {
         const char *name;
         napi_callback cb;
     } fns[] = {
-        {"start", Start},         {"collect", Collect},
+        {"start", Start},         {"attach", Attach},
+        {"detach", Detach},       {"collect", Collect},
+        {"startCpu", StartCpu},   {"stopCpu", StopCpu},
+        {"startHeap", StartHeap}, {"stopHeap", StopHeap},
+        {"heapSnapshot", HeapSnapshot}, {"setMapper", SetMapper},
         {"flush", Flush},         {"stop", Stop},
         {"stopSync", StopSync},   {"tagCheck", TagCheck},
         {"registerLabelSet", RegisterLabelSet},
+        {"pullStart", PullStart}, {"pullStop", PullStop},
+        {"pullHeap", PullHeap},
         {"stats", Stats},         {"version", Version},
         {"running", Running},
     };

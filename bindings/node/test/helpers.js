@@ -82,7 +82,7 @@ function startIngestServer() {
 // Run a fixture in a fresh node process (one profiler per process).
 function runFixture(name, env, timeoutMs = 60000) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', name)], {
+    const child = spawn(process.execPath, [path.isAbsolute(name) ? name : path.join(__dirname, 'fixtures', name)], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -114,8 +114,25 @@ function readProfilesDir(dir) {
 
 // Sum the first sample value of samples whose stack contains a frame named
 // `fn`; when both a and b appear, the innermost wins.
-function onStack(sample, fn) {
-  return sample.stack.some((fr) => fr.name === fn);
+// Function names are written as @pyroscope/nodejs writes them:
+// "<path>:<name>:<line>"; fnName() is the <name> part.
+function fnName(frame) {
+  const m = /^.*:([^:]*):\d+$/.exec(frame.name);
+  return m ? m[1] : frame.name;
 }
 
-module.exports = { startIngestServer, runFixture, readProfilesDir, parseName, onStack };
+function onStack(sample, fn) {
+  return sample.stack.some((fr) => fnName(fr) === fn);
+}
+
+// The core names every /ingest series after the application alone (the
+// server tells profile types apart by their sample types), so tests do too.
+function kindOf(profile) {
+  const types = profile.sampleTypes.map((t) => t.type);
+  if (types.includes('wall')) return 'wall';
+  if (types.includes('cpu')) return 'cpu';
+  if (types.some((t) => t.startsWith('inuse_') || t.startsWith('alloc_'))) return 'memory';
+  return types.join(',');
+}
+
+module.exports = { startIngestServer, runFixture, readProfilesDir, parseName, onStack, fnName, kindOf };
