@@ -191,7 +191,8 @@ static void load(object *o)
     }
     if (o->nsyms == 0)
         o->nsyms = read_symtab(o, &o->file, ".dynsym");
-    qsort(o->syms, o->nsyms, sizeof(*o->syms), sym_cmp);
+    if (o->nsyms > 1) /* qsort(NULL, 0) is undefined */
+        qsort(o->syms, o->nsyms, sizeof(*o->syms), sym_cmp);
 }
 
 static const char *find(const object *o, uint64_t addr)
