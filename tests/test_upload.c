@@ -200,10 +200,85 @@ static void test_rejection_logged(void)
     TEST_OK("rejection logged with the server's text");
 }
 
+/* Lines by level, "W " / "I " / "D " first. */
+static char g_levels[16384];
+
+static void keep_levels(int level, const char *msg, void *payload)
+{
+    const char *tag = level <= PYROSCOPE_LOG_WARN ? "W " :
+                      level == PYROSCOPE_LOG_INFO ? "I " : "D ";
+
+    (void)payload;
+    pthread_mutex_lock(&g_log_lock);
+    if (strlen(g_levels) + strlen(msg) + 4 < sizeof(g_levels)) {
+        strcat(g_levels, tag);
+        strcat(g_levels, msg);
+        strcat(g_levels, "\n");
+    }
+    pthread_mutex_unlock(&g_log_lock);
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+
+    for (; (hay = strstr(hay, needle)) != NULL; hay++)
+        n++;
+    return n;
+}
+
+/* An outage is reported once, with the address (credentials redacted) and
+ * the reason; repeats go to debug; the recovery is reported too. */
+static void test_outage_logged_once(void)
+{
+    http_server *s = http_server_start();
+    pyroscope_config cfg = PYROSCOPE_CONFIG_INIT;
+    pyroscope_stats st;
+    char url[128], want[160];
+    pyroscope *p;
+    int i;
+
+    http_server_set(s, HTTP_OK, 503);
+    snprintf(url, sizeof(url), "http://user:pw-SeCrEt-7@127.0.0.1:%d",
+             http_server_port(s));
+    cfg.application_name = "test_upload";
+    cfg.server_address = url;
+    cfg.upload_interval_ms = 200;
+    cfg.log_level = PYROSCOPE_LOG_DEBUG;
+    cfg.log_fn = keep_levels;
+    ASSERT_EQ(pyroscope_start(&p, &cfg), 0);
+    /* Deadline, not a fixed wait: at least 3 failed attempts. */
+    for (i = 0; i < 600; i++) {
+        work_alpha(0.05);
+        pyroscope_get_stats(p, &st);
+        if (st.upload_failures >= 3)
+            break;
+    }
+    ASSERT(st.upload_failures >= 3);
+    http_server_set(s, HTTP_OK, 200);
+    ASSERT_EQ(pyroscope_flush(p, 30000), 0);
+    pyroscope_stop(p);
+    pthread_mutex_lock(&g_log_lock);
+    snprintf(want, sizeof(want),
+             "W upload to http://[redacted]@127.0.0.1:%d rejected: HTTP 503",
+             http_server_port(s));
+    printf("  %llu failed attempts; warn lines: %zu\n",
+           (unsigned long long)st.upload_failures, count(g_levels, "\nW "));
+    ASSERT_EQ(count(g_levels, want), 1);
+    ASSERT(count(g_levels, "D upload to http://[redacted]@127.0.0.1") >= 2);
+    ASSERT(count(g_levels, "I upload to http://[redacted]@127.0.0.1") == 1);
+    ASSERT(strstr(g_levels, "works again after") != NULL);
+    ASSERT(strstr(g_levels, "SeCrEt") == NULL);
+    pthread_mutex_unlock(&g_log_lock);
+    http_server_stop(s);
+    TEST_OK("outage logged once with the address, repeats at debug");
+}
+
 int main(void)
 {
     test_ingest();
     test_basic_auth();
     test_rejection_logged();
+    test_outage_logged_once();
     return 0;
 }

@@ -144,6 +144,9 @@ if want musl; then
     cp -r /usr/include/x86_64-linux-gnu/curl /usr/include/protobuf-c "$M/inc/"
     cp /usr/include/zlib.h /usr/include/zconf.h /usr/include/zstd.h \
        /usr/include/zstd_errors.h /usr/include/x86_64-linux-gnu/libunwind*.h "$M/inc/"
+    # The kernel's uapi headers (perf_event.h), as Alpine's linux-headers has them.
+    cp -r /usr/include/linux /usr/include/asm-generic "$M/inc/"
+    cp -r /usr/include/x86_64-linux-gnu/asm "$M/inc/"
     for p in "$SRC"/proto/*.proto; do
         protoc-c --c_out="$M/proto" -I"$SRC/proto" "$p"
     done

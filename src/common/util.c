@@ -231,11 +231,14 @@ int random_bytes(void *out, size_t n)
 
 static void *cond_fn(const char *name)
 {
-    /* x86-64 and aarch64 names of the current pthread_cond_t ABI. */
-    void *f = dlvsym(RTLD_NEXT, name, "GLIBC_2.3.2");
+    void *f = NULL;
 
+#ifdef __GLIBC__ /* musl has one pthread_cond_t and no dlvsym */
+    /* x86-64 and aarch64 names of the current pthread_cond_t ABI. */
+    f = dlvsym(RTLD_NEXT, name, "GLIBC_2.3.2");
     if (!f)
         f = dlvsym(RTLD_NEXT, name, "GLIBC_2.17");
+#endif
     return f ? f : dlsym(RTLD_NEXT, name);
 }
 

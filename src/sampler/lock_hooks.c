@@ -183,10 +183,13 @@ static uint64_t lw_charge(lw_entry *e, uint64_t now)
 
 static void *next(const char *name)
 {
+    void *f = NULL;
+
+#ifdef __GLIBC__ /* musl has one pthread_cond_t and no dlvsym */
     /* pthread_cond_* exist in two versions; plain dlsym may return the
      * old one, which expects a different pthread_cond_t. */
-    void *f = dlvsym(RTLD_NEXT, name, "GLIBC_2.3.2");
-
+    f = dlvsym(RTLD_NEXT, name, "GLIBC_2.3.2");
+#endif
     return f ? f : dlsym(RTLD_NEXT, name);
 }
 

@@ -40,8 +40,10 @@ static create_fn real_create(void)
     if (f)
         return f;
     f = (create_fn)dlsym(RTLD_NEXT, "pthread_create");
+#ifdef __GLIBC__ /* musl has one version of everything and no dlvsym */
     if (!f)
         f = (create_fn)dlvsym(RTLD_NEXT, "pthread_create", "GLIBC_2.2.5");
+#endif
     if (f)
         atomic_store_explicit(&g_real, f, memory_order_release);
     return f;

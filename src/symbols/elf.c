@@ -322,8 +322,9 @@ static int by_build_id(const char *root, void *ctx)
 
     if (strlen(s->id) < 3)
         return -1;
-    snprintf(path, sizeof(path), "%s/.build-id/%.2s/%s.debug", root, s->id,
-             s->id + 2);
+    if (snprintf(path, sizeof(path), "%s/.build-id/%.2s/%s.debug", root,
+                 s->id, s->id + 2) >= (int)sizeof(path))
+        return -1;
     return try_file(path, NULL, s->id, 0, s->out);
 }
 
@@ -332,7 +333,9 @@ static int by_link_under_root(const char *root, void *ctx)
     search *s = ctx;
     char path[PATH_MAX];
 
-    snprintf(path, sizeof(path), "%s%s/%s", root, s->dir, s->link);
+    if (snprintf(path, sizeof(path), "%s%s/%s", root, s->dir, s->link) >=
+        (int)sizeof(path))
+        return -1;
     return try_file(path, s->self, NULL, s->crc, s->out);
 }
 
@@ -340,11 +343,13 @@ static int by_debuglink(search *s)
 {
     char path[PATH_MAX];
 
-    snprintf(path, sizeof(path), "%s/%s", s->dir, s->link);
-    if (try_file(path, s->self, NULL, s->crc, s->out) == 0)
+    if (snprintf(path, sizeof(path), "%s/%s", s->dir, s->link) <
+            (int)sizeof(path) &&
+        try_file(path, s->self, NULL, s->crc, s->out) == 0)
         return 0;
-    snprintf(path, sizeof(path), "%s/.debug/%s", s->dir, s->link);
-    if (try_file(path, s->self, NULL, s->crc, s->out) == 0)
+    if (snprintf(path, sizeof(path), "%s/.debug/%s", s->dir, s->link) <
+            (int)sizeof(path) &&
+        try_file(path, s->self, NULL, s->crc, s->out) == 0)
         return 0;
     return each_root(by_link_under_root, s);
 }

@@ -48,6 +48,8 @@ struct upload {
     int idle_claim_ms;
     long config_status;  /* config error already logged (-1: none) */
     int failing;         /* the last attempt did not deliver */
+    uint64_t outage_failures; /* failed attempts since the last delivery */
+    uint64_t outage_logged_ns; /* when the outage was last logged at WARN */
     int spool_foreign;   /* met a record for another mode: stop claiming */
 
     pthread_t thread;
@@ -254,6 +256,45 @@ static void reply_text(upload *u, const http_reply *r, char *out, size_t cap)
     out[i] = '\0';
 }
 
+/*
+ * A network error or retryable answer: the first of an outage is logged
+ * with the server's address (credentials redacted) and the reason, the
+ * repeats at debug level with one reminder every 5 minutes, so a long
+ * outage does not flood the host's log.
+ */
+static void outage_log(upload *u, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void outage_log(upload *u, const char *fmt, ...)
+{
+    uint64_t now = time_now_ns();
+    char msg[700];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (u->outage_failures++ == 0 ||
+        now - u->outage_logged_ns >= 300 * 1000000000ull) {
+        u->outage_logged_ns = now;
+        LOG_WARN("upload to %s %s (%llu failed attempt%s; retrying with "
+                 "backoff, repeats logged at debug level)", u->shown_url, msg,
+                 (unsigned long long)u->outage_failures,
+                 u->outage_failures == 1 ? "" : "s");
+    } else {
+        LOG_DEBUG("upload to %s %s", u->shown_url, msg);
+    }
+}
+
+static void outage_over(upload *u)
+{
+    if (u->outage_failures > 0)
+        LOG_INFO("upload to %s works again after %llu failed attempt%s",
+                 u->shown_url, (unsigned long long)u->outage_failures,
+                 u->outage_failures == 1 ? "" : "s");
+    u->outage_failures = 0;
+}
+
 static int transfer_failed(upload *u, CURLcode rc, const http_reply *r)
 {
     const char *detail = r->error[0] ? r->error : curl_easy_strerror(rc);
@@ -267,7 +308,7 @@ static int transfer_failed(upload *u, CURLcode rc, const http_reply *r)
                      "signed the server's certificate)", u->shown_url, clean);
         return HTTP_CONFIG;
     }
-    LOG_WARN("upload failed: %s", clean);
+    outage_log(u, "failed: %s", clean);
     return HTTP_RETRY;
 }
 
@@ -281,6 +322,7 @@ static int judge(upload *u, CURL *c, long status, const upload_job *job,
 
     if (v == HTTP_DELIVERED) {
         u->config_status = -1;
+        outage_over(u);
         return v;
     }
     reply_text(u, r, msg, sizeof(msg));
@@ -303,7 +345,7 @@ static int judge(upload *u, CURL *c, long status, const upload_job *job,
     } else if (v == HTTP_RETRY) {
         if (status == 429 || status == 503)
             *wait_ms = http_retry_after_ms(c);
-        LOG_WARN("upload rejected: HTTP %ld: %s; retrying", status, msg);
+        outage_log(u, "rejected: HTTP %ld: %s", status, msg);
     } else {
         LOG_WARN("upload rejected: HTTP %ld: %s: profile dropped", status,
                  msg);
