@@ -378,17 +378,7 @@ static inline __attribute__((always_inline)) void note_free(void *p)
  * them (heap profiling off: no cost but that jump), or to the *_on
  * functions while profiling.  Switching stores the pointers.
  */
-typedef struct fn_table {
-    void *(*malloc)(size_t);
-    void (*free)(void *);
-    void *(*calloc)(size_t, size_t);
-    void *(*realloc)(void *, size_t);
-    int (*posix_memalign)(void **, size_t, size_t);
-    void *(*aligned_alloc)(size_t, size_t);
-    void *(*memalign)(size_t, size_t);
-    void *(*valloc)(size_t);
-    void *(*pvalloc)(size_t);
-} fn_table;
+typedef real_fns fn_table; /* the same nine entry points */
 
 static fn_table g_off; /* what "off" jumps to */
 
