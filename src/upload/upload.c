@@ -460,18 +460,6 @@ static int deliver(upload *u, const upload_job *job, long *wait_ms)
 
 /* ---- the queue ---- */
 
-static void drop_head_locked(upload *u)
-{
-    qnode *n = u->head;
-
-    u->head = n->next;
-    if (!u->head)
-        u->tail = NULL;
-    u->qlen--;
-    u->stats.queued_bytes -= n->job.len;
-    upload_job_free(&n->job);
-    free(n);
-}
 
 /* Unlink the oldest job the thread is not sending; NULL if none. */
 static qnode *evict_locked(upload *u)
@@ -638,6 +626,14 @@ static qnode *detach_head_locked(upload *u)
     u->qlen--;
     u->stats.queued_bytes -= n->job.len;
     return n;
+}
+
+static void drop_head_locked(upload *u)
+{
+    qnode *n = detach_head_locked(u);
+
+    upload_job_free(&n->job);
+    free(n);
 }
 
 /*
