@@ -229,7 +229,9 @@ static void test_push_labels(void)
 
     run_workload(p);
     pyroscope_stop(p);
-    ASSERT_EQ(http_server_count(s), 1);
+    /* The flush sent the workload's window; stop may send one more with
+     * what was sampled after it (a slow machine, a sanitizer). */
+    ASSERT(http_server_count(s) >= 1);
     r = http_server_get(s, 0);
     ASSERT_STR_EQ(r->target, "/push.v1.PusherService/Push");
     ct = http_header(r, "Content-Type");

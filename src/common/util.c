@@ -229,17 +229,32 @@ int random_bytes(void *out, size_t n)
 
 /* ---- condition waits of our own threads (see util.h) ---- */
 
-static void *cond_fn(const char *name)
+/*
+ * The next pthread_cond_* in lookup order.  glibc's plain dlsym can return
+ * the old-ABI version, so the current one is asked for by version; but a
+ * versioned lookup skips an unversioned interposer between us and libc (a
+ * sanitizer, a second profiler), which then never sees the wait release
+ * and retake the mutex (TSan reports a double lock).  So when the default
+ * lookup lands in another object than the versioned one, that interposer
+ * is the next one and is called.
+ */
+void *pyroscope__next_cond(const char *name)
 {
-    void *f = NULL;
+    void *d = dlsym(RTLD_NEXT, name);
+    void *v = NULL;
 
 #ifdef __GLIBC__ /* musl has one pthread_cond_t and no dlvsym */
+    Dl_info a, b;
+
     /* x86-64 and aarch64 names of the current pthread_cond_t ABI. */
-    f = dlvsym(RTLD_NEXT, name, "GLIBC_2.3.2");
-    if (!f)
-        f = dlvsym(RTLD_NEXT, name, "GLIBC_2.17");
+    v = dlvsym(RTLD_NEXT, name, "GLIBC_2.3.2");
+    if (!v)
+        v = dlvsym(RTLD_NEXT, name, "GLIBC_2.17");
+    if (v && d && d != v && dladdr(v, &a) && dladdr(d, &b) &&
+        a.dli_fbase != b.dli_fbase)
+        return d;
 #endif
-    return f ? f : dlsym(RTLD_NEXT, name);
+    return v ? v : d;
 }
 
 int pyroscope__cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
@@ -248,7 +263,7 @@ int pyroscope__cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
     int (*f)(pthread_cond_t *, pthread_mutex_t *) = fn;
 
     if (!f) {
-        f = (int (*)(pthread_cond_t *, pthread_mutex_t *))cond_fn(
+        f = (int (*)(pthread_cond_t *, pthread_mutex_t *))pyroscope__next_cond(
             "pthread_cond_wait");
         fn = f;
     }
@@ -264,7 +279,7 @@ int pyroscope__cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
     timed_fn f = fn;
 
     if (!f) {
-        f = (timed_fn)cond_fn("pthread_cond_timedwait");
+        f = (timed_fn)pyroscope__next_cond("pthread_cond_timedwait");
         fn = f;
     }
     return f(c, m, abstime);

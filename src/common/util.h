@@ -33,6 +33,8 @@ char *buf_steal(buf *b, size_t *len);
  * these, which call glibc's current version directly (and are not
  * profiled: our waits are not the application's).
  */
+/* The next definition of pthread_cond_wait/timedwait after ours. */
+void *pyroscope__next_cond(const char *name);
 int pyroscope__cond_wait(pthread_cond_t *c, pthread_mutex_t *m);
 int pyroscope__cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m,
                               const struct timespec *abstime);

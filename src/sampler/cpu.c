@@ -1069,8 +1069,12 @@ int sampler_start(const sampler_opts *o)
     atomic_store(&g_upgrades, 0);
     if (acct_reset() != 0)
         return error_set(PYROSCOPE_ENOMEM, "cannot map the thread table");
+    /* Under the table's lock: the collector thread may already be looking
+     * itself up (sampler_exclude_self) when sampling starts. */
+    pthread_mutex_lock(&g_threads_lock);
     if (!g_index.slots)
         map_init(&g_index);
+    pthread_mutex_unlock(&g_threads_lock);
     seed_phase();
     g_last_nlink = 0;
     g_last_full_scan = 0;

@@ -181,18 +181,6 @@ static uint64_t lw_charge(lw_entry *e, uint64_t now)
 
 /* ---- looking the real functions up ---- */
 
-static void *next(const char *name)
-{
-    void *f = NULL;
-
-#ifdef __GLIBC__ /* musl has one pthread_cond_t and no dlvsym */
-    /* pthread_cond_* exist in two versions; plain dlsym may return the
-     * old one, which expects a different pthread_cond_t. */
-    f = dlvsym(RTLD_NEXT, name, "GLIBC_2.3.2");
-#endif
-    return f ? f : dlsym(RTLD_NEXT, name);
-}
-
 static void resolve_all(void)
 {
     g_real.mutex_lock = (lock_fn)dlsym(RTLD_NEXT, "pthread_mutex_lock");
@@ -203,8 +191,10 @@ static void resolve_all(void)
     g_real.wrlock = (lock_fn)dlsym(RTLD_NEXT, "pthread_rwlock_wrlock");
     g_real.trywrlock = (lock_fn)dlsym(RTLD_NEXT, "pthread_rwlock_trywrlock");
     g_real.rw_unlock = (lock_fn)dlsym(RTLD_NEXT, "pthread_rwlock_unlock");
-    g_real.cond_wait = (cond_wait_fn)next("pthread_cond_wait");
-    g_real.cond_timedwait = (cond_timed_fn)next("pthread_cond_timedwait");
+    g_real.cond_wait =
+        (cond_wait_fn)pyroscope__next_cond("pthread_cond_wait");
+    g_real.cond_timedwait =
+        (cond_timed_fn)pyroscope__next_cond("pthread_cond_timedwait");
     g_off.mutex_lock = g_real.mutex_lock;
     g_off.mutex_unlock = g_real.mutex_unlock;
     g_off.rdlock = g_real.rdlock;
