@@ -27,7 +27,7 @@ class TestHeapLock < Minitest::Test
 
   def run_under_agent(dir)
     env = { "LD_PRELOAD" => agent, "PYROSCOPE_APPLICATION_NAME" => "ruby.agent",
-            "PYROSCOPE_SERVER_ADDRESS" => "file://#{dir}", "PYROSCOPE_PROFILE_TYPES" => "heap,lock" }
+            "PYROSCOPE_SERVER_ADDRESS" => "file://#{dir}", "PYROSCOPE_PROFILE_TYPES" => "heap,lock,block" }
     script = File.join(ROOT, "test", "workloads", "heap_lock.rb")
     out = +""
     status = nil
@@ -61,9 +61,14 @@ class TestHeapLock < Minitest::Test
     est = totals(strings, 1)
     assert_in_delta 1.0, est.to_f / known, 0.15, "estimated #{est} B of #{known} B"
 
+    # Go's meaning: `mutex` charges the waiting to the holder's stack at
+    # unlock (the GVL's release), `block` to each waiter's stack.
     mutex = Dir[File.join(dir, "ruby.agent.mutex.*")].flat_map { |f| Pprof.read(f).samples }
-    gvl = mutex.select { |s| s.functions.any? { |f| f.start_with?("rb_native_mutex_lock", "pthread_mutex_lock") } }
-    assert_operator totals(gvl, 0), :>=, 1, "no mutex contention recorded: #{mutex.map(&:functions).first(3)}"
+    held = mutex.select { |s| s.functions.any? { |f| f.start_with?("rb_native_mutex_unlock", "pthread_mutex_unlock") } }
+    assert_operator totals(held, 0), :>=, 1, "no mutex contention charged to a holder: #{mutex.map(&:functions).first(3)}"
+    block = Dir[File.join(dir, "ruby.agent.block.*")].flat_map { |f| Pprof.read(f).samples }
+    waits = block.select { |s| s.functions.any? { |f| f.start_with?("rb_native_mutex_lock", "pthread_mutex_lock", "pthread_cond_") } }
+    assert_operator totals(waits, 0), :>=, 1, "no waiter in the block profile: #{block.map(&:functions).first(3)}"
 
     cpu = Dir[File.join(dir, "ruby.heaplock.cpu.*")].flat_map { |f| Pprof.read(f).samples }
     heavy = weight(with_function(cpu, "Workload#heavy"))
