@@ -265,6 +265,8 @@ static void ingest_job(pyroscope *p, const window *w, const kind *k,
                p->cfg.c.sample_rate, espy ? espy : "", k->units,
                k->aggregation);
     job.path = buf_steal(&b, NULL);
+    if (k->type == SAMPLE_BLOCK)
+        job.content_type = UPLOAD_FORM_BLOCK;
     job.body = body;
     job.len = len;
     free(name);

@@ -6,6 +6,7 @@
  * A rejection is logged with the status and the server's text, bounded and
  * without our credentials.
  */
+#define _GNU_SOURCE /* memmem */
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -274,9 +275,90 @@ static void test_outage_logged_once(void)
     TEST_OK("outage logged once with the address, repeats at debug");
 }
 
+/* ---- block vs mutex over /ingest ---- */
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *contend(void *arg)
+{
+    struct timespec hold = {0, 2 * 1000 * 1000};
+
+    (void)arg;
+    for (int i = 0; i < 40; i++) {
+        pthread_mutex_lock(&g_mu);
+        nanosleep(&hold, NULL);
+        pthread_mutex_unlock(&g_mu);
+    }
+    return NULL;
+}
+
+/* Whether the form part `name` of `r` contains `text`. */
+static int part_has(const http_request *r, const char *name, const char *text)
+{
+    size_t len = 0;
+    const unsigned char *v = http_multipart(r, name, &len);
+
+    return v && memmem(v, len, text, strlen(text)) != NULL;
+}
+
+/*
+ * The server files every contentions/delay profile as "mutex" unless the
+ * form's sample_type_config names the types block_count/block_duration:
+ * the block profile carries it (and its stacks are the waiters', ending in
+ * pthread_mutex_lock), the mutex profile does not.
+ */
+static void test_block_form(void)
+{
+    http_server *s = http_server_start();
+    pyroscope_config cfg = PYROSCOPE_CONFIG_INIT;
+    char url[128];
+    pyroscope *p;
+    pthread_t t[3];
+    int blocks = 0, mutexes = 0;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", http_server_port(s));
+    cfg.application_name = "test_upload";
+    cfg.server_address = url;
+    cfg.upload_interval_ms = 60000;
+    cfg.profile_types = PYROSCOPE_PROFILE_LOCK | PYROSCOPE_PROFILE_BLOCK;
+    ASSERT_EQ(pyroscope_start(&p, &cfg), 0);
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], NULL, contend, NULL);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    ASSERT_EQ(pyroscope_flush(p, 5000), 0);
+    pyroscope_stop(p);
+    for (size_t i = 0; i < http_server_count(s); i++) {
+        http_request *r = http_server_get(s, i);
+        size_t len = 0;
+        const unsigned char *body = http_multipart(r, "profile", &len);
+        pb_profile *prof = decode_profile(body, len);
+
+        ASSERT(prof != NULL);
+        ASSERT_EQ(pb_type_index(prof, "contentions"), 0);
+        if (part_has(r, "sample_type_config", "\"block_count\"")) {
+            ASSERT(part_has(r, "sample_type_config", "\"block_duration\""));
+            ASSERT(pb_sum_with(prof, 0, "pthread_mutex_lock") > 0);
+            blocks++;
+        } else {
+            ASSERT(http_multipart(r, "sample_type_config", &len) == NULL);
+            ASSERT(pb_sum_with(prof, 0, "pthread_mutex_unlock") > 0);
+            mutexes++;
+        }
+        decode_free(prof);
+        http_request_free(r);
+        free(r);
+    }
+    printf("block profiles %d, mutex profiles %d\n", blocks, mutexes);
+    ASSERT(blocks >= 1 && mutexes >= 1);
+    http_server_stop(s);
+    TEST_OK("block profile's form names its sample types, mutex's does not");
+}
+
 int main(void)
 {
     test_ingest();
+    test_block_form();
     test_basic_auth();
     test_rejection_logged();
     test_outage_logged_once();

@@ -20,6 +20,7 @@ typedef struct tls_state {
     int64_t heap_countdown; /* bytes until the next heap sample */
     int32_t hook_depth;     /* the re-entrancy guard, see below */
     int32_t heap_ready;     /* countdown initialised */
+    uintptr_t stack_lo;     /* lowest stack address if small, else 0 */
     tls_ext *ext;
 } tls_state;
 
@@ -52,6 +53,21 @@ static inline void tls_guard_lower(void)
 {
     atomic_signal_fence(memory_order_seq_cst);
     pyroscope__tls.hook_depth--;
+}
+
+/*
+ * Whether fewer than `need` bytes of the thread's stack are left below the
+ * caller, so that unwinding here could overflow it.  Known only for the
+ * small stacks of threads started through our pthread_create
+ * (thread_hooks.c); a stack we know nothing of is taken to be big enough.
+ * Async-signal-safe.  An address below the bound (another stack, such as
+ * an alternate signal stack) wraps to a large distance: not low.
+ */
+static inline int tls_stack_low(uintptr_t need)
+{
+    uintptr_t lo = pyroscope__tls.stack_lo;
+
+    return lo && (uintptr_t)__builtin_frame_address(0) - lo < need;
 }
 
 #define TLS_MAX_DEPTH 32

@@ -59,6 +59,7 @@ static int g_installed;
 static atomic_uint_fast64_t g_samples;
 static atomic_uint_fast64_t g_handler_ns; /* CPU: handler + thread hooks */
 static atomic_uint_fast64_t g_exit_samples;
+static atomic_uint_fast64_t g_start_samples;
 static atomic_uint_fast64_t g_upgrades; /* threads moved to perf events */
 static atomic_uint_fast64_t g_phase;
 static int g_use_perf;
@@ -237,15 +238,18 @@ static void rearm(int fd, pid_t tid, int period_changed)
  * The handler runs on the interrupted stack (no SA_ONSTACK).  When that is
  * the application's alternate signal stack (our signal landed inside its
  * handler), it may be a few KiB: too small for the unwinder.  One cheap
- * syscall, only then skipped.
+ * syscall, only then skipped.  The same goes for a thread started on a
+ * small stack that is nearly used up (tls_stack_low).
  */
 #define HANDLER_STACK_NEED (24 * 1024)
 
-static int on_small_altstack(void)
+static int on_small_stack(void)
 {
     stack_t ss;
     char here;
 
+    if (tls_stack_low(HANDLER_STACK_NEED))
+        return 1;
     if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_ONSTACK))
         return 0;
     return (uintptr_t)&here < (uintptr_t)ss.ss_sp + HANDLER_STACK_NEED;
@@ -274,9 +278,9 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
         /* While fork() is being prepared no handler may start unwinding:
          * a libunwind lock held at the clone would stay held in the child. */
         atomic_fetch_add(&g_in_handler, 1);
-        if (tls_guard_up() || on_small_altstack()) {
+        if (tls_guard_up() || on_small_stack()) {
             /* Interrupted our own code, maybe inside the unwinder, or
-             * running on a tiny alternate stack: no sample.  Its CPU time
+             * running on a tiny or nearly full stack: no sample.  Its CPU time
              * is not lost: the thread's next sample is weighted by all CPU
              * time since the last one (acct.h). */
             atomic_fetch_add_explicit(&g_deferred, 1, memory_order_relaxed);
@@ -410,13 +414,24 @@ static uint64_t remaining(int64_t at, pid_t tid)
  * Start sampling tid: its grid is read before the timer starts, so no
  * signal can come before a grid point; the slot exists before the first
  * signal can.  Called with g_threads_lock held.
+ *
+ * A thread that arms itself from our trampoline (`passed` non-NULL) has
+ * its grid laid from its first CPU nanosecond: the CPU its start took
+ * before it got here (the clone, libc's and a sanitizer's thread set-up,
+ * tens of us and more) is part of what it costs.  The grid points already
+ * passed go to *passed, to be recorded as [thread start].
  */
-static int arm_thread(thread_timer *t, pid_t tid)
+static int arm_thread(thread_timer *t, pid_t tid, int64_t *passed)
 {
     uint64_t phase = next_phase(), cpu = thread_cpu_ns(tid), first;
     int64_t grid = (int64_t)cpu + (int64_t)phase - g_period_ns;
     int fd = g_use_perf ? perf_open_thread(tid, g_signo, phase) : -1;
 
+    if (passed) {
+        grid = (int64_t)phase - g_period_ns;
+        *passed = ((int64_t)cpu - grid) / g_period_ns;
+        grid += *passed * g_period_ns;
+    }
     t->tid = tid;
     t->perf_fd = fd;
     t->cpu_seen = cpu;
@@ -475,7 +490,7 @@ static thread_timer *find_thread(pid_t tid)
     return ix ? &g_threads[*ix - 1] : NULL;
 }
 
-static thread_timer *add_thread(pid_t tid)
+static thread_timer *add_thread(pid_t tid, int64_t *passed)
 {
     thread_timer *t;
 
@@ -484,7 +499,7 @@ static thread_timer *add_thread(pid_t tid)
         return NULL;
     t = &g_threads[g_nthreads];
     memset(t, 0, sizeof(*t));
-    if (arm_thread(t, tid) != 0)
+    if (arm_thread(t, tid, passed) != 0)
         return NULL;
     if (map_put(&g_index, (uint64_t)(uint32_t)tid, g_nthreads + 1) != 0) {
         disarm_thread(t, NULL);
@@ -662,7 +677,7 @@ static void reconcile(const pid_t *tids, size_t n)
         if (t)
             t->seen = 1;
         else
-            add_thread(tids[i]);
+            add_thread(tids[i], NULL);
     }
     drop_unseen();
 }
@@ -902,25 +917,6 @@ int sampler_thread_wanted(void)
            !g_fallback && !is_excluded(gettid_raw());
 }
 
-void sampler_thread_begin(void)
-{
-    uint64_t t0 = self_cpu_ns();
-    pid_t tid = gettid_raw();
-    thread_timer *t;
-
-    pyroscope__tls.hook_depth++; /* our registry's allocations */
-    pthread_mutex_lock(&g_threads_lock);
-    if (atomic_load(&g_active) && !g_fallback && !find_thread(tid)) {
-        t = add_thread(tid);
-        if (t)
-            mark_hot(t);
-    }
-    pthread_mutex_unlock(&g_threads_lock);
-    pyroscope__tls.hook_depth--;
-    atomic_fetch_add_explicit(&g_handler_ns, self_cpu_ns() - t0,
-                              memory_order_relaxed);
-}
-
 /* Stands for the CPU time a thread used after its last sample, up to its
  * exit: in profiles as a leaf under the thread's start routine. */
 __attribute__((noinline, used)) void thread_exit_frame(void)
@@ -930,18 +926,29 @@ void thread_exit_frame(void)
     __asm__ volatile("");
 }
 
+/* Stands for the CPU time a thread used before it armed its timer: its
+ * clone and set-up, in profiles as a leaf under our trampoline. */
+__attribute__((noinline, used)) void thread_start_frame(void)
+    __asm__("\"[thread start]\"");
+void thread_start_frame(void)
+{
+    __asm__ volatile("");
+}
+
 /*
  * Stack of an exit sample: [thread exit], the start routine, our
- * trampoline, then the frames below it (start_thread, clone) as ordinary samples
- * have them.  Called with g_threads_lock held, so the ring is alive.
+ * trampoline, then the frames below it (start_thread, clone) as ordinary
+ * samples have them; of a start sample ([thread start] as `leaf`, fn 0)
+ * the same without the start routine, which had not run yet.  Called with
+ * g_threads_lock held, so the ring is alive.
  */
-static void record_exit(int64_t weight, uintptr_t fn, uintptr_t tramp,
-                        uintptr_t start_ret)
+static void record_edge(void (*leaf)(void), int64_t weight, uintptr_t fn,
+                        uintptr_t tramp, uintptr_t start_ret)
 {
     uint64_t base[64];
     ring_cell *c = ring_claim(g_ring);
     ring_sample *s;
-    int n, i, from = -1, k = 3;
+    int n, i, from = -1, k = 1;
 
     if (!c)
         return;
@@ -951,10 +958,11 @@ static void record_exit(int64_t weight, uintptr_t fn, uintptr_t tramp,
     s->tagset = tags_current();
     s->values[0] = weight;
     s->nlang = 0;
-    s->words[0] = (uint64_t)(uintptr_t)thread_exit_frame;
+    s->words[0] = (uint64_t)(uintptr_t)leaf;
     /* Callers' pcs are return addresses, looked up at pc - 1. */
-    s->words[1] = (uint64_t)fn + 1;
-    s->words[2] = (uint64_t)tramp + 1;
+    if (fn)
+        s->words[k++] = (uint64_t)fn + 1;
+    s->words[k++] = (uint64_t)tramp + 1;
     n = start_ret ? sampler_backtrace_cold(base, 64) : 0;
     for (i = 0; i < n; i++)
         if (base[i] == (uint64_t)start_ret) {
@@ -967,9 +975,37 @@ static void record_exit(int64_t weight, uintptr_t fn, uintptr_t tramp,
         s->words[k++] = base[i];
     s->nnative = (uint16_t)k;
     atomic_fetch_add_explicit(&g_samples, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&g_exit_samples, (uint64_t)weight,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(leaf == thread_exit_frame ? &g_exit_samples
+                                                        : &g_start_samples,
+                              (uint64_t)weight, memory_order_relaxed);
     ring_publish(g_ring, c);
+}
+
+/*
+ * A thread started through the trampoline begins: sample it from now on,
+ * and record the grid points its start already passed (arm_thread).
+ */
+void sampler_thread_begin(uintptr_t tramp, uintptr_t start_ret)
+{
+    uint64_t t0 = self_cpu_ns();
+    pid_t tid = gettid_raw();
+    thread_timer *t;
+    int64_t passed = 0;
+
+    pyroscope__tls.hook_depth++; /* our registry's allocations */
+    pthread_mutex_lock(&g_threads_lock);
+    if (atomic_load(&g_active) && !g_fallback && !find_thread(tid)) {
+        t = add_thread(tid, &passed);
+        if (t) {
+            mark_hot(t);
+            if (passed > 0)
+                record_edge(thread_start_frame, passed, 0, tramp, start_ret);
+        }
+    }
+    pthread_mutex_unlock(&g_threads_lock);
+    pyroscope__tls.hook_depth--;
+    atomic_fetch_add_explicit(&g_handler_ns, self_cpu_ns() - t0,
+                              memory_order_relaxed);
 }
 
 /*
@@ -996,7 +1032,7 @@ void sampler_thread_end(uintptr_t fn, uintptr_t tramp, uintptr_t start_ret)
     if (t && remove_at((size_t)(t - g_threads), &grid) == 0) {
         w = ((int64_t)t0 - grid) / g_period_ns;
         if (w > 0)
-            record_exit(w, fn, tramp, start_ret);
+            record_edge(thread_exit_frame, w, fn, tramp, start_ret);
     }
     pthread_mutex_unlock(&g_threads_lock);
     pyroscope__tls.hook_depth--;
@@ -1066,6 +1102,7 @@ int sampler_start(const sampler_opts *o)
     atomic_store(&g_nudges, 0);
     atomic_store(&g_deferred, 0);
     atomic_store(&g_exit_samples, 0);
+    atomic_store(&g_start_samples, 0);
     atomic_store(&g_upgrades, 0);
     if (acct_reset() != 0)
         return error_set(PYROSCOPE_ENOMEM, "cannot map the thread table");
@@ -1113,15 +1150,17 @@ void sampler_stop(void)
     size_t i;
 
     atomic_store(&g_active, 0);
-    LOG_DEBUG("cpu sampler: %llu samples (%llu periods at thread exits), "
-              "%llu catch-up signals, %s, %.1f ms in handler and hooks",
+    LOG_DEBUG("cpu sampler: %llu samples (%llu periods at thread starts, "
+              "%llu at exits), %llu catch-up signals, %s, %.1f ms in "
+              "handler and hooks",
               (unsigned long long)atomic_load(&g_samples),
+              (unsigned long long)atomic_load(&g_start_samples),
               (unsigned long long)atomic_load(&g_exit_samples),
               (unsigned long long)atomic_load(&g_nudges),
               g_use_perf ? "perf events" : "POSIX timers",
               atomic_load(&g_handler_ns) / 1e6);
     LOG_DEBUG("cpu sampler: %llu signals deferred (re-entered or on a small "
-              "alternate stack)", (unsigned long long)atomic_load(&g_deferred));
+              "or nearly full stack)", (unsigned long long)atomic_load(&g_deferred));
     /* Naming thread_hooks_started() also makes a static link pull in our
      * pthread_create even when a sanitizer runtime's comes first. */
     LOG_DEBUG("cpu sampler: %lu threads started through pthread_create, "

@@ -106,6 +106,10 @@ static inline int hook_own_pc(uint64_t pc)
                (uintptr_t)__start_pyroscope_hooks;
 }
 
+/* Stack the unwinder may need below a hook: on a nearly full small
+ * thread stack the sample keeps its value and only the leaf frame. */
+#define HOOK_STACK_NEED (16 * 1024)
+
 /*
  * The caller's stack into words[], leaf first: `leaf` (the entry address
  * of the public function: malloc, pthread_mutex_unlock...), then the
@@ -114,7 +118,10 @@ static inline int hook_own_pc(uint64_t pc)
 static inline __attribute__((always_inline)) int
 hook_backtrace(uint64_t *words, int max, const void *leaf)
 {
-    int n = sampler_backtrace(words + 1, max - 1, 0), skip = 0, i;
+    int n = 0, skip = 0, i;
+
+    if (!tls_stack_low(HOOK_STACK_NEED))
+        n = sampler_backtrace(words + 1, max - 1, 0);
 
     while (skip < n && hook_own_pc(words[1 + skip]))
         skip++;

@@ -41,12 +41,13 @@ int sampler_fallback(void);
 /*
  * For thread_hooks.c, in a thread the application starts: whether to wrap
  * it (sampling runs, the creator is not one of ours), then at its start
- * arm its sampling, and at its exit record the periods it used since its
- * last sample (fn: its start routine; trampoline: ours; start_ret: the
- * return address into libc's thread start).  Not async-signal-safe.
+ * arm its sampling and record the periods its start-up used, and at its
+ * exit record the periods it used since its last sample (fn: its start
+ * routine; trampoline: ours; start_ret: the return address into libc's
+ * thread start).  Not async-signal-safe.
  */
 int sampler_thread_wanted(void);
-void sampler_thread_begin(void);
+void sampler_thread_begin(uintptr_t trampoline, uintptr_t start_ret);
 void sampler_thread_end(uintptr_t fn, uintptr_t trampoline,
                         uintptr_t start_ret);
 /* Periods recorded at thread exits since start. */

@@ -17,7 +17,12 @@ typedef struct start_ctx {
     void *(*fn)(void *);
     void *arg;
     uintptr_t start_ret; /* return address into libc's start_thread */
+    int small_stack;     /* look the stack's bounds up (tls_stack_low) */
 } start_ctx;
+
+/* Below this a thread's stack is small enough that our unwinding could
+ * overflow it when the thread is deep: its bounds are recorded. */
+#define SMALL_STACK (1024 * 1024)
 
 static _Atomic(create_fn) g_real;
 static pthread_key_t g_exit_key;
@@ -74,6 +79,47 @@ static void make_key(void)
     g_key_ok = pthread_key_create(&g_exit_key, on_exit_key) == 0;
 }
 
+/* Whether the new thread's stack is small: from its attributes, else the
+ * process default (ulimit -s, pthread_setattr_default_np).  Cheap: no
+ * syscall, so thread churn does not pay for it. */
+static int stack_is_small(const pthread_attr_t *attr)
+{
+    pthread_attr_t def;
+    size_t size = 0;
+
+    if (attr)
+        return pthread_attr_getstacksize(attr, &size) == 0 &&
+               size < SMALL_STACK;
+#ifdef __GLIBC__
+    if (pthread_getattr_default_np(&def) != 0)
+        return 0;
+    if (pthread_attr_getstacksize(&def, &size) != 0)
+        size = SMALL_STACK;
+    pthread_attr_destroy(&def);
+    return size < SMALL_STACK;
+#else
+    (void)def;
+    return 1; /* musl's default is 128 KiB */
+#endif
+}
+
+/* Records the calling thread's lowest stack address for tls_stack_low.
+ * pthread_getattr_np may allocate: the guard keeps that unprofiled. */
+static void record_stack_bounds(void)
+{
+    pthread_attr_t a;
+    void *lo;
+    size_t size;
+
+    pyroscope__tls.hook_depth++;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        if (pthread_attr_getstack(&a, &lo, &size) == 0)
+            pyroscope__tls.stack_lo = (uintptr_t)lo;
+        pthread_attr_destroy(&a);
+    }
+    pyroscope__tls.hook_depth--;
+}
+
 /* Named in profiles: the frame above every sampled thread's function,
  * and the one our own arming cost shows under. */
 __attribute__((noinline)) static void *thread_trampoline(void *p)
@@ -85,7 +131,9 @@ __attribute__((noinline)) static void *thread_trampoline(void *p)
     atomic_fetch_add_explicit(&g_started, 1, memory_order_relaxed);
     if (g_key_ok)
         pthread_setspecific(g_exit_key, c);
-    sampler_thread_begin();
+    if (c->small_stack)
+        record_stack_bounds();
+    sampler_thread_begin((uintptr_t)thread_trampoline, c->start_ret);
     ret = c->fn(c->arg);
     if (g_key_ok)
         pthread_setspecific(g_exit_key, NULL);
@@ -120,6 +168,7 @@ pthread_create(pthread_t *t, const pthread_attr_t *attr,
     c->fn = fn;
     c->arg = arg;
     c->start_ret = 0;
+    c->small_stack = stack_is_small(attr);
     rc = real(t, attr, thread_trampoline, c);
     if (rc != 0)
         free_ctx(c);

@@ -12,9 +12,9 @@ enum kind { K_INGEST = 1, K_PUSH = 2, K_FILE = 3, K_OTLP = 4 };
 #define MAX_FIELD 4096
 
 /* Content types are static strings in jobs; NULL = multipart "profile". */
-static const char *const CONTENT_TYPES[] = {NULL, "application/proto",
-                                            "application/octet-stream",
-                                            "application/x-protobuf"};
+static const char *const CONTENT_TYPES[] = {
+    NULL, "application/proto", "application/octet-stream",
+    "application/x-protobuf", UPLOAD_FORM_BLOCK};
 #define N_CONTENT_TYPES (sizeof(CONTENT_TYPES) / sizeof(CONTENT_TYPES[0]))
 
 typedef int (*check_fn)(const char *v, size_t n);

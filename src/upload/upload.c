@@ -353,6 +353,35 @@ static int judge(upload *u, CURL *c, long status, const upload_job *job,
     return v;
 }
 
+/* The multipart form of an /ingest upload: the profile, and for a block
+ * profile the sample types' display names the server files it by. */
+static curl_mime *ingest_form(CURL *c, const upload_job *job)
+{
+    static const char block_types[] =
+        "{\"contentions\":{\"units\":\"lock_samples\","
+        "\"display-name\":\"block_count\"},"
+        "\"delay\":{\"units\":\"lock_nanoseconds\","
+        "\"display-name\":\"block_duration\"}}";
+    curl_mime *mime = curl_mime_init(c);
+    curl_mimepart *part;
+
+    if (!mime)
+        return NULL;
+    part = curl_mime_addpart(mime);
+    curl_mime_name(part, "profile");
+    curl_mime_filename(part, "profile.pprof");
+    curl_mime_type(part, "application/octet-stream");
+    curl_mime_data(part, (const char *)job->body, job->len);
+    if (job->content_type) {
+        part = curl_mime_addpart(mime);
+        curl_mime_name(part, "sample_type_config");
+        curl_mime_filename(part, "sample_type_config.json");
+        curl_mime_type(part, "application/json");
+        curl_mime_data(part, block_types, CURL_ZERO_TERMINATED);
+    }
+    return mime;
+}
+
 /* One attempt; an http_verdict.  *wait_ms: a delay the server asked for. */
 static int post(upload *u, const upload_job *job, long *wait_ms)
 {
@@ -383,7 +412,7 @@ static int post(upload *u, const upload_job *job, long *wait_ms)
         hdrs = curl_slist_append(hdrs, h->data);
     snprintf(idh, sizeof(idh), ID_HEADER ": %s", job->id);
     hdrs = curl_slist_append(hdrs, idh);
-    if (job->content_type) {
+    if (job->content_type && strcmp(job->content_type, UPLOAD_FORM_BLOCK)) {
         char ct[128];
         snprintf(ct, sizeof(ct), "Content-Type: %s", job->content_type);
         hdrs = curl_slist_append(hdrs, ct);
@@ -391,13 +420,7 @@ static int post(upload *u, const upload_job *job, long *wait_ms)
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)job->len);
     } else {
-        curl_mimepart *part;
-        mime = curl_mime_init(c);
-        part = curl_mime_addpart(mime);
-        curl_mime_name(part, "profile");
-        curl_mime_filename(part, "profile.pprof");
-        curl_mime_type(part, "application/octet-stream");
-        curl_mime_data(part, (const char *)job->body, job->len);
+        mime = ingest_form(c, job);
         curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
     }
     curl_easy_setopt(c, CURLOPT_URL, url);

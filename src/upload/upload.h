@@ -36,10 +36,18 @@ typedef struct upload_opts {
 
 #define UPLOAD_ID_LEN 32
 
+/*
+ * content_type of an /ingest job whose multipart form also carries a
+ * sample_type_config naming contentions/delay block_count/block_duration:
+ * without it the server files every contentions profile as "mutex".
+ */
+#define UPLOAD_FORM_BLOCK "multipart/form-data; profile=block"
+
 typedef struct upload_job {
     char *path;          /* "/ingest?name=..." appended to the server URL */
     char *file_name;     /* used in file:// mode */
-    const char *content_type; /* static; NULL = multipart field "profile" */
+    /* static; NULL = multipart field "profile" (or UPLOAD_FORM_BLOCK) */
+    const char *content_type;
     unsigned char *body;
     size_t len;
     /* Stable profile id (lowercase hex), sent with every attempt so a

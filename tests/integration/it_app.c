@@ -8,7 +8,11 @@
  *   it_app heap   it_alloc_major allocates 3x the bytes of it_alloc_minor
  *                 and keeps 3x as many bytes in use until stop
  *   it_app lock   it_wait_major meets a held mutex 3x as often as
- *                 it_wait_minor, for the same hold time (5 ms) each
+ *                 it_wait_minor, for the same hold time (5 ms) each; the
+ *                 holder holds it in it_hold_major for the major waits
+ *                 and in it_hold_minor for the minor ones.  Go's meaning:
+ *                 the mutex profile charges holders (it_hold_*), the
+ *                 block profile waiters (it_wait_*).
  */
 #include <pthread.h>
 #include <semaphore.h>
@@ -119,23 +123,47 @@ static void *waiter(void *arg)
     return NULL;
 }
 
+/* Holds g_mu for `hold` once the waiter is about to block on it. */
+static void hold_once(const struct timespec *hold)
+{
+    pthread_mutex_lock(&g_mu);
+    atomic_store(&g_trying, 0);
+    sem_post(&g_go);
+    while (!atomic_load(&g_trying))
+        sched_yield();
+    nanosleep(hold, NULL); /* the waiter is blocked on g_mu now */
+    pthread_mutex_unlock(&g_mu);
+}
+
+__attribute__((noinline)) void it_hold_major(const struct timespec *hold)
+{
+    hold_once(hold);
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) void it_hold_minor(const struct timespec *hold)
+{
+    hold_once(hold);
+    __asm__ volatile("" ::: "memory");
+}
+
 static void run_lock(void)
 {
     /* 5 ms: the waiter's wake-up jitter is small next to it. */
     struct timespec hold = {0, 5 * 1000 * 1000};
+    pyroscope_tag major[] = {{"part", "major"}};
+    pyroscope_tag minor[] = {{"part", "minor"}};
     pthread_t t;
 
     sem_init(&g_go, 0, 0);
     sem_init(&g_done, 0, 0);
     pthread_create(&t, NULL, waiter, NULL);
     for (int i = 0; i < g_rounds; i++) {
-        pthread_mutex_lock(&g_mu);
-        atomic_store(&g_trying, 0);
-        sem_post(&g_go);
-        while (!atomic_load(&g_trying))
-            sched_yield();
-        nanosleep(&hold, NULL); /* the waiter is blocked on g_mu now */
-        pthread_mutex_unlock(&g_mu);
+        if (i % 4 != 3) {
+            PYROSCOPE_WITH_TAGS(major, 1) { it_hold_major(&hold); }
+        } else {
+            PYROSCOPE_WITH_TAGS(minor, 1) { it_hold_minor(&hold); }
+        }
         sem_wait(&g_done);
     }
     pthread_join(t, NULL);
@@ -154,7 +182,7 @@ int main(int argc, char **argv)
          * is within a point (1 sigma) of 75%. */
         cfg.heap_sample_interval = 16 * 1024;
     } else if (!strcmp(mode, "lock")) {
-        cfg.profile_types = PYROSCOPE_PROFILE_LOCK;
+        cfg.profile_types = PYROSCOPE_PROFILE_LOCK | PYROSCOPE_PROFILE_BLOCK;
     } else {
         fprintf(stderr, "usage: it_app heap|lock\n");
         return 2;

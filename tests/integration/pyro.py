@@ -42,6 +42,8 @@ INUSE_OBJECTS = "memory:inuse_objects:count:space:bytes"
 # the server builds the ID as name:type:unit:period_type:period_unit.
 MUTEX_DELAY = "mutex:delay:nanoseconds:contentions:count"
 MUTEX_COUNT = "mutex:contentions:count:contentions:count"
+BLOCK_DELAY = "block:delay:nanoseconds:contentions:count"
+BLOCK_COUNT = "block:contentions:count:contentions:count"
 
 
 class Unavailable(Exception):

@@ -8,7 +8,9 @@ and the result is read back through the server's own query API:
   push        examples/request_tags over push.v1.PusherService/Push
   ingest-cpu  examples/cpu_hotspots over /ingest (the demo program)
   heap        tests/integration/it_app heap (alloc and inuse, 3:1 bytes)
-  lock        tests/integration/it_app lock (3:1 contentions, same hold)
+  lock        tests/integration/it_app lock: the mutex profile charges
+              the holders it_hold_major/minor (3:1 contentions, same hold)
+  block       the same run's block profile: the waiters it_wait_major/minor
   heap-push, lock-push   the same over the push API
   preload     tests/integration/it_plain under LD_PRELOAD, no code change
 
@@ -82,8 +84,11 @@ def paths(build, prefix, want):
                 absent="render_search")
     heap_kw = dict(tag='part="minor"', only="it_alloc_minor",
                    absent="it_alloc_major", extra_splits=(pyro.INUSE_SPACE,))
-    lock_kw = dict(tag='part="minor"', only="it_wait_minor",
-                   absent="it_wait_major", extra_splits=(pyro.MUTEX_DELAY,))
+    block = [pyro.BLOCK_COUNT, pyro.BLOCK_DELAY]
+    lock_kw = dict(tag='part="minor"', only="it_hold_minor",
+                   absent="it_hold_major", extra_splits=(pyro.MUTEX_DELAY,))
+    block_kw = dict(tag='part="minor"', only="it_wait_minor",
+                    absent="it_wait_major", extra_splits=(pyro.BLOCK_DELAY,))
     all_paths = [
         Path("ingest", [os.path.join(ex, "request_tags"), "300"],
              env("ingest"), cpu, pyro.CPU, "price_cart", "render_search",
@@ -102,11 +107,14 @@ def paths(build, prefix, want):
              env("heap-push", PYROSCOPE_API="push"), heap, pyro.ALLOC_SPACE,
              "it_alloc_major", "it_alloc_minor", **heap_kw),
         Path("lock", [os.path.join(tb, "it_app"), "lock"], env("lock"),
-             lock, pyro.MUTEX_COUNT, "it_wait_major", "it_wait_minor",
+             lock, pyro.MUTEX_COUNT, "it_hold_major", "it_hold_minor",
              **lock_kw),
+        Path("block", [os.path.join(tb, "it_app"), "lock"], env("block"),
+             block, pyro.BLOCK_COUNT, "it_wait_major", "it_wait_minor",
+             **block_kw),
         Path("lock-push", [os.path.join(tb, "it_app"), "lock"],
              env("lock-push", PYROSCOPE_API="push"), lock, pyro.MUTEX_COUNT,
-             "it_wait_major", "it_wait_minor", **lock_kw),
+             "it_hold_major", "it_hold_minor", **lock_kw),
         Path("preload", [os.path.join(tb, "it_plain"), "split", "3"],
              env("preload", LD_PRELOAD=lib, PYROSCOPE_LABELS="job=split"),
              cpu, pyro.CPU, "it_cpu_major", "it_cpu_minor",
