@@ -449,6 +449,18 @@ static void otlp_job(pyroscope *p, const kind *k, unsigned char *body,
                  pyroscope_strerror(rc));
         return;
     }
+    /* OTLP/HTTP allows a gzip'ed body (the uploader adds the header); the
+     * request's string table compresses several-fold.  Without memory
+     * for it the plain body goes. */
+    {
+        unsigned char *gz;
+        size_t gzlen;
+        if (pprof_gzip(job.body, job.len, &gz, &gzlen) == 0) {
+            free(job.body);
+            job.body = gz;
+            job.len = gzlen;
+        }
+    }
     job.path = str_dup(OTLP_PATH);
     job.content_type = "application/x-protobuf";
     if (!job.path) {

@@ -10,6 +10,7 @@
 #include "otlp/otlp.h"
 #include "pprof/pprof.h"
 #include "pyroscope.h"
+#include "support/decode.h"
 #include "support/http_server.h"
 #include "support/test.h"
 #include "support/workload.h"
@@ -247,12 +248,13 @@ static void test_export(void)
     pyroscope_tag ta[] = {{"endpoint", "/alpha"}};
     pyroscope_tag tb[] = {{"endpoint", "/beta"}};
     pyroscope_config cfg = PYROSCOPE_CONFIG_INIT;
-    char url[128], *ct;
+    char url[128], *ct, *ce;
     pyroscope *p;
     http_request *rq;
     otlp_req *r;
     Pyroscope__Otlp__Profile **pr;
-    size_t n;
+    unsigned char *plain;
+    size_t n, plain_len = 0;
     int64_t alpha, beta;
 
     snprintf(url, sizeof(url), "http://127.0.0.1:%d", http_server_port(s));
@@ -279,8 +281,15 @@ static void test_export(void)
     ct = http_header(rq, "Content-Type");
     ASSERT_STR_EQ(ct, "application/x-protobuf");
     free(ct);
+    ce = http_header(rq, "Content-Encoding");
+    ASSERT_STR_EQ(ce, "gzip");
+    free(ce);
+    plain = test_gunzip(rq->body, rq->len, &plain_len);
+    ASSERT(plain != NULL);
+    printf("  OTLP request %zu bytes gzip'ed, %zu plain\n", rq->len,
+           plain_len);
     r = pyroscope__otlp__export_profiles_service_request__unpack(
-        NULL, rq->len, rq->body);
+        NULL, plain_len, plain);
     ASSERT(r != NULL && r->dictionary != NULL);
     ASSERT_STR_EQ(resource_attr(r, "service.name"), "test_otlp");
     ASSERT_STR_EQ(resource_attr(r, "env"), "ci");
@@ -300,6 +309,7 @@ static void test_export(void)
     ASSERT_EQ(sum(r, pr[0], "work_beta", "endpoint", "/beta"), beta);
     ASSERT_EQ(sum(r, pr[0], "work_alpha", "endpoint", "/beta"), 0);
     pyroscope__otlp__export_profiles_service_request__free_unpacked(r, NULL);
+    free(plain);
     http_request_free(rq);
     free(rq);
     http_server_stop(s);

@@ -416,6 +416,11 @@ static int post(upload *u, const upload_job *job, long *wait_ms)
         char ct[128];
         snprintf(ct, sizeof(ct), "Content-Type: %s", job->content_type);
         hdrs = curl_slist_append(hdrs, ct);
+        /* A protobuf request never starts with gzip's magic (its first
+         * byte is a field tag), so the body says how it was encoded; a
+         * spooled record needs no flag of its own for it. */
+        if (job->len >= 2 && job->body[0] == 0x1f && job->body[1] == 0x8b)
+            hdrs = curl_slist_append(hdrs, "Content-Encoding: gzip");
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, job->body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)job->len);

@@ -29,7 +29,7 @@ unsigned char *read_file(const char *path, size_t *len)
     return d;
 }
 
-static unsigned char *gunzip(const unsigned char *in, size_t n, size_t *out)
+unsigned char *test_gunzip(const unsigned char *in, size_t n, size_t *out)
 {
     z_stream zs;
     size_t cap = n * 8 + 1024;
@@ -69,7 +69,7 @@ pb_profile *decode_profile(const unsigned char *data, size_t len)
     pb_profile *p;
 
     if (len >= 2 && data[0] == 0x1f && data[1] == 0x8b) {
-        raw = gunzip(data, len, &rawlen);
+        raw = test_gunzip(data, len, &rawlen);
         if (!raw)
             return NULL;
         p = perftools__profiles__profile__unpack(NULL, rawlen, raw);

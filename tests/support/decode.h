@@ -9,6 +9,8 @@
 
 typedef Perftools__Profiles__Profile pb_profile;
 
+/* gunzip into a malloc'd buffer; NULL if `in` is not gzip. */
+unsigned char *test_gunzip(const unsigned char *in, size_t n, size_t *out);
 /* gunzip (or pass through raw) and unpack; NULL on malformed input. */
 pb_profile *decode_profile(const unsigned char *data, size_t len);
 pb_profile *decode_profile_file(const char *path);
