@@ -1,7 +1,7 @@
 # The hostile-host suite: ordinary programs run with and without the
 # profiler (see run.py).  Each host is built plain (for LD_PRELOAD) and
 # linked against libpyroscope (started by PYROSCOPE_AUTOSTART=1).
-set(HOSTILE_C mutex forker churn dlopen jit sigblock altstack sigprof
+set(HOSTILE_C mutex forker churn dlopen jit sigblock altstack sigprof execer
     closefds oom)
 set(HOSTILE_CXX exceptions)
 

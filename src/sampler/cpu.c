@@ -60,6 +60,7 @@ static atomic_uint_fast64_t g_samples;
 static atomic_uint_fast64_t g_handler_ns; /* CPU: handler + thread hooks */
 static atomic_uint_fast64_t g_exit_samples;
 static atomic_uint_fast64_t g_start_samples;
+static pid_t g_owner; /* the process sampling was started in */
 static atomic_uint_fast64_t g_upgrades; /* threads moved to perf events */
 static atomic_uint_fast64_t g_phase;
 static int g_use_perf;
@@ -1088,6 +1089,108 @@ static void seed_phase(void)
     atomic_store(&g_phase, x);
 }
 
+/* ---- exec: the process image is replaced (exec_hooks.c) ---- */
+
+/*
+ * A CPU-time signal raised while execve runs in the kernel (its loading
+ * work counts as the thread's CPU time) stays pending into the new image,
+ * where the disposition is back to the default: terminate.  Under
+ * LD_PRELOAD a bash script that ends in `exec` died so in 8 runs of 20.
+ * So before an exec the calling thread's source is stopped (other threads'
+ * signals are theirs alone and go with them), the process timer too in
+ * fallback mode (ITIMER_PROF outlives exec), and whatever of our signal is
+ * pending is taken, with the signal blocked meanwhile.
+ *
+ * Skipped in a vfork child (its pid is not the sampled process's): it has
+ * no source of its own and shares the parent's memory, which it must not
+ * touch.  Returns 1 if a source was stopped, for sampler_exec_failed.
+ */
+/* Keep the collector's task scan from arming tid again (it would see a
+ * thread missing from the table) until exec_failed; 0 if no slot. */
+static int exclude(pid_t tid)
+{
+    int i, zero;
+
+    for (i = 0; i < MAX_EXCLUDED; i++) {
+        zero = 0;
+        if (atomic_compare_exchange_strong(&g_excluded[i], &zero, tid))
+            return 1;
+    }
+    return 0;
+}
+
+static void unexclude(pid_t tid)
+{
+    int i, v;
+
+    for (i = 0; i < MAX_EXCLUDED; i++) {
+        v = tid;
+        if (atomic_compare_exchange_strong(&g_excluded[i], &v, 0))
+            return;
+    }
+}
+
+int sampler_exec_prepare(void)
+{
+    struct timespec zero = {0, 0};
+    sigset_t set, old;
+    thread_timer *t;
+    int saved_errno = errno, stopped = 0;
+
+    if (!atomic_load(&g_active) || getpid() != g_owner)
+        return 0;
+    sigemptyset(&set);
+    sigaddset(&set, g_signo);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    if (g_fallback) {
+        struct itimerval off;
+        memset(&off, 0, sizeof(off));
+        stopped = setitimer(ITIMER_PROF, &off, NULL) == 0;
+    } else {
+        pid_t tid = gettid_raw();
+        pyroscope__tls.hook_depth++;
+        pthread_mutex_lock(&g_threads_lock);
+        t = find_thread(tid);
+        if (t && exclude(tid)) {
+            remove_at((size_t)(t - g_threads), NULL);
+            stopped = 1;
+        }
+        pthread_mutex_unlock(&g_threads_lock);
+        pyroscope__tls.hook_depth--;
+    }
+    while (sigtimedwait(&set, NULL, &zero) > 0)
+        ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved_errno;
+    return stopped;
+}
+
+/* The exec failed and the process goes on: sample the thread again. */
+void sampler_exec_failed(int stopped)
+{
+    int saved_errno = errno;
+
+    if (!stopped || !atomic_load(&g_active) || getpid() != g_owner)
+        return;
+    if (g_fallback) {
+        start_itimer();
+    } else {
+        pid_t tid = gettid_raw();
+        thread_timer *t;
+        pyroscope__tls.hook_depth++;
+        pthread_mutex_lock(&g_threads_lock);
+        unexclude(tid);
+        if (!find_thread(tid)) {
+            t = add_thread(tid, NULL);
+            if (t)
+                mark_hot(t);
+        }
+        pthread_mutex_unlock(&g_threads_lock);
+        pyroscope__tls.hook_depth--;
+    }
+    errno = saved_errno;
+}
+
 int sampler_start(const sampler_opts *o)
 {
     uint64_t warm[4];
@@ -1097,6 +1200,7 @@ int sampler_start(const sampler_opts *o)
      * it from the same thread. */
     sampler_backtrace(warm, 4, 0);
     g_ring = o->ring;
+    g_owner = getpid();
     atomic_store(&g_samples, 0);
     atomic_store(&g_handler_ns, 0);
     atomic_store(&g_nudges, 0);

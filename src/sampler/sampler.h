@@ -50,6 +50,14 @@ int sampler_thread_wanted(void);
 void sampler_thread_begin(uintptr_t trampoline, uintptr_t start_ret);
 void sampler_thread_end(uintptr_t fn, uintptr_t trampoline,
                         uintptr_t start_ret);
+/*
+ * For exec_hooks.c, around an exec* call of the application: stop the
+ * calling thread's CPU source and take our pending signal, so none can
+ * reach the new image (returns whether it stopped one); re-arm if the
+ * exec failed.  Both keep errno; safe in a vfork child (they do nothing).
+ */
+int sampler_exec_prepare(void);
+void sampler_exec_failed(int stopped);
 /* Periods recorded at thread exits since start. */
 uint64_t sampler_exit_samples(void);
 /* Around fork(): no handler may be mid-unwind when the process is cloned

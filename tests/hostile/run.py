@@ -64,6 +64,7 @@ HOSTS = {
     "sigprof": False,
     "closefds": False,
     "oom": False,
+    "execer": True,
 }
 BASE_TYPES = ["cpu", "heap", "lock"]
 TYPES = [",".join(c) for n in (1, 2, 3)
