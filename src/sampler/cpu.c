@@ -200,14 +200,17 @@ static uint64_t self_cpu_ns(void)
  * thread is preempted inside the handler: with 128 threads on 2 CPUs that
  * read several times the whole process CPU.
  */
-static void sample(const siginfo_t *si, void *uc, pid_t tid)
+static uint64_t sample(const siginfo_t *si, void *uc, pid_t tid)
 {
     uint64_t a = g_fallback ? 0 : self_cpu_ns(), b;
 
     record(sample_weight(si, tid, a), uc, tid);
+    if (!a)
+        return 0;
     b = self_cpu_ns();
-    if (a && b > a)
+    if (b > a)
         atomic_fetch_add_explicit(&g_handler_ns, b - a, memory_order_relaxed);
+    return b; /* the re-arm reads the clock from here: one syscall less */
 }
 
 /*
@@ -218,10 +221,10 @@ static void sample(const siginfo_t *si, void *uc, pid_t tid)
  * point, the next period is what is left to the next point (and the one
  * after is a whole period again).
  */
-static void rearm(int fd, pid_t tid, int period_changed)
+static void rearm(int fd, pid_t tid, int period_changed, uint64_t now)
 {
-    uint64_t p = (uint64_t)g_period_ns, lag = acct_lag(tid, self_cpu_ns());
-    uint64_t next = p;
+    uint64_t p = (uint64_t)g_period_ns;
+    uint64_t lag = acct_lag(tid, now ? now : self_cpu_ns()), next = p;
 
     if (lag > p / 16) {
         next = lag < p - 10000 ? p - lag : 10000;
@@ -238,27 +241,30 @@ static void rearm(int fd, pid_t tid, int period_changed)
 /*
  * The handler runs on the interrupted stack (no SA_ONSTACK).  When that is
  * the application's alternate signal stack (our signal landed inside its
- * handler), it may be a few KiB: too small for the unwinder.  One cheap
- * syscall, only then skipped.  The same goes for a thread started on a
- * small stack that is nearly used up (tls_stack_low).
+ * handler), it may be a few KiB: too small for the unwinder.  The kernel
+ * describes the altstack in the signal's ucontext (uc_stack: where it is,
+ * and SS_ONSTACK if the interrupted code ran on it), so this costs no
+ * syscall.  The same goes for a thread started on a small stack that is
+ * nearly used up (tls_stack_low).
  */
 #define HANDLER_STACK_NEED (24 * 1024)
 
-static int on_small_stack(void)
+static int on_small_stack(const ucontext_t *uc)
 {
-    stack_t ss;
     char here;
 
     if (tls_stack_low(HANDLER_STACK_NEED))
         return 1;
-    if (sigaltstack(NULL, &ss) != 0 || !(ss.ss_flags & SS_ONSTACK))
+    if (!uc || !(uc->uc_stack.ss_flags & SS_ONSTACK))
         return 0;
-    return (uintptr_t)&here < (uintptr_t)ss.ss_sp + HANDLER_STACK_NEED;
+    return (uintptr_t)&here < (uintptr_t)uc->uc_stack.ss_sp +
+                                  HANDLER_STACK_NEED;
 }
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
     int saved_errno = errno, perf_fd = -1, first = 0;
+    uint64_t now = 0;
     pid_t tid = 0;
 
     if (si->si_code == POLL_HUP) {
@@ -279,7 +285,7 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
         /* While fork() is being prepared no handler may start unwinding:
          * a libunwind lock held at the clone would stay held in the child. */
         atomic_fetch_add(&g_in_handler, 1);
-        if (tls_guard_up() || on_small_stack()) {
+        if (tls_guard_up() || on_small_stack(uc)) {
             /* Interrupted our own code, maybe inside the unwinder, or
              * running on a tiny or nearly full stack: no sample.  Its CPU time
              * is not lost: the thread's next sample is weighted by all CPU
@@ -289,14 +295,14 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
             /* Locks and allocations of the unwinder go to the real
              * functions, never into a hook that would unwind again. */
             tls_guard_raise();
-            sample(si, uc, tid);
+            now = sample(si, uc, tid);
             tls_guard_lower();
         }
         atomic_fetch_sub(&g_in_handler, 1);
     }
     /* An overflow disarms the event: re-arm it whatever happened above. */
     if (perf_fd >= 0)
-        rearm(perf_fd, tid, first);
+        rearm(perf_fd, tid, first, now);
     errno = saved_errno;
 }
 
