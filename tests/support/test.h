@@ -49,6 +49,16 @@
  * library do not interpose them: heap/lock modes other than "off" are
  * skipped (exit 77, ctest's SKIP_RETURN_CODE).
  */
+/* Whether this build of the library interposes malloc and the locks. */
+static inline int hooks_interposed(void)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return 0;
+#else
+    return 1;
+#endif
+}
+
 static inline void skip_hooks_if_sanitized(const char *mode)
 {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
