@@ -86,6 +86,22 @@ class TestOtel < Minitest::Test
     assert_equal "00000000000000bb", s["worker"]["pyroscope.profile.id"]
   end
 
+  # Samples with the GVL released (zlib) come from the core's signal
+  # handler on the same thread, with the core's span.
+  def test_native_samples_in_a_span
+    samples = samples_in(run_workload("otel_native"))
+    native = samples.select { |s| s.functions.include?("deflate") && s.functions.none? { |f| f.include?("#") } }
+    inside = native.select { |s| s.labels["phase"] == "in" }
+    outside = native.select { |s| s.labels["phase"] == "out" }
+    assert_operator weight(inside), :>=, 15, "no native samples in the span"
+    assert_operator weight(outside), :>=, 15, "no native samples after the span"
+    span = { "phase" => "in", "span_id" => "0123456789abcdef", "span_name" => "compress" }
+    wrong = inside.reject { |s| s.labels == span }
+    assert_operator weight(wrong), :<=, 2, wrong.map(&:labels).uniq.inspect
+    wrong = outside.reject { |s| s.labels == { "phase" => "out" } }
+    assert_operator weight(wrong), :<=, 2, wrong.map(&:labels).uniq.inspect
+  end
+
   def test_every_span_when_root_span_only_is_off
     samples = samples_in(run_workload("otel", { "ROOT_ONLY" => "0" }))
     root = { "span_id" => ROOT_ID, "span_name" => "GET /checkout" }
