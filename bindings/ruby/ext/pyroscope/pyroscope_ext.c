@@ -177,6 +177,7 @@ native_start(VALUE self, VALUE opts)
     cfg.fork_mode = opt_int(opts, "fork_mode");
     cfg.profile_types = PYROSCOPE_PROFILE_CPU;
 
+    rbpyro_spans_configure(&cfg);
     rc = pyroscope_start(&p, &cfg);
     RB_GC_GUARD(opts);
     if (rc != 0)
@@ -432,4 +433,5 @@ Init_pyroscope_ext(void)
     rb_define_const(m, "API_PUSH", INT2FIX(PYROSCOPE_API_PUSH));
     rb_define_const(m, "CORE_FORK_AWARE", RBPYRO_CORE_FORK_AWARE ? Qtrue : Qfalse);
     rbpyro_frames_init(m);
+    rbpyro_spans_init(m);
 }

@@ -42,6 +42,13 @@ size_t rbpyro_tags_from_hash(VALUE hash, pyroscope_tag *out, size_t cap);
 int rbpyro_sync_thread_scope(VALUE hash);
 int rbpyro_sync_thread_scope_if_stale(VALUE hash);
 
+/* Spans (spans.c): rbpyro_spans_configure() before pyroscope_start();
+ * rbpyro_span_tags() appends the calling thread's span labels for a Ruby
+ * sample (n tags used of cap) and returns the new count. */
+void rbpyro_spans_init(VALUE mNative);
+void rbpyro_spans_configure(const pyroscope_config *cfg);
+size_t rbpyro_span_tags(pyroscope_tag *tags, size_t n, size_t cap);
+
 /* Frame provider (ruby_frames.c). */
 void rbpyro_frames_init(VALUE mNative);
 int rbpyro_frames_install(pyroscope *p);

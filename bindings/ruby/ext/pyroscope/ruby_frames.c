@@ -262,6 +262,8 @@ record(int64_t weight)
         m = 1;
     }
     ntags = current_tags();
+    /* The job runs on the sampled thread: its span, if any. */
+    ntags = rbpyro_span_tags(job_tags, ntags, TAGS_MAX);
     if (report_thread_id && ntags < TAGS_MAX) {
         snprintf(thread_id_buf, sizeof(thread_id_buf), "%ld",
                  (long)syscall(SYS_gettid));

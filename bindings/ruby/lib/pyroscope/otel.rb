@@ -18,13 +18,23 @@ module Pyroscope
   #
   # Same class, constructor and options as the pyroscope-otel gem, which
   # this file replaces (drop it from the Gemfile).
+  #
+  # Root spans go through the core's span API (Native.span_begin), which
+  # labels the samples of the OS thread that started the span, Ruby and
+  # native alike; the fibers of that thread share it, as the official gem's
+  # thread tags.  A span may finish on another thread: its own thread drops
+  # the label at its next sample.  Two cases use thread tags instead
+  # (Pyroscope.tag, fiber-local): root_span_only = false, and the /ingest
+  # API, where the core records no spans (each tag set is a series there,
+  # as it was with the official gem).
   module Otel
     class SpanProcessor
       ZERO_SPAN_ID = ("\0" * 8).b.freeze
       PROFILE_ID_ATTRIBUTE = "pyroscope.profile.id"
       SPAN_ID_LABEL = "span_id"
       SPAN_NAME_LABEL = "span_name"
-      # Fiber-local stack of [span_id, tags] of the spans we labelled.
+      # Fiber-local stack of [span_id, tags] of the spans labelled with
+      # thread tags.
       ACTIVE_KEY = :__pyroscope_otel_spans
 
       # app_name and pyroscope_endpoint only build pyroscope.profile.url.
@@ -44,29 +54,48 @@ module Pyroscope
         @root_span_only = true
         @add_span_name = true
         @add_url = !(app_name.nil? || pyroscope_endpoint.nil?)
+        # [trace_id, span_id] -> Native span handle, for the spans begun
+        # with the span API (finished on any thread).
+        @open = {}
+        @open_lock = Mutex.new
       end
 
       def on_start(span, parent_context)
         return if @root_span_only && !root_span?(span, parent_context)
 
-        id = span.context.span_id.unpack1("H*")
-        tags = { SPAN_ID_LABEL => id }
-        tags[SPAN_NAME_LABEL] = span.name.to_s if @add_span_name && !span.name.to_s.empty?
-        Pyroscope.tag(tags)
-        (Thread.current[ACTIVE_KEY] ||= []).push([id, tags])
+        ctx = span.context
+        id = ctx.span_id.unpack1("H*")
+        name = span.name.to_s if @add_span_name && !span.name.to_s.empty?
+        if @root_span_only && !tags_fallback?
+          handle = Native.span_begin(ctx.span_id.unpack1("Q>"), name)
+          @open_lock.synchronize { @open[open_key(ctx)] = handle } if handle
+        else
+          tags = { SPAN_ID_LABEL => id }
+          tags[SPAN_NAME_LABEL] = name if name
+          Pyroscope.tag(tags)
+          (Thread.current[ACTIVE_KEY] ||= []).push([id, tags])
+        end
         span.set_attribute(PROFILE_ID_ATTRIBUTE, id)
         span.set_attribute("pyroscope.profile.url", profile_url(id)) if @add_url && @pyroscope_endpoint
       rescue StandardError => e
         report(e, "on_start")
       end
 
-      # Removes the span's labels; the enclosing labelled span (if any, with
+      # Ends the span's labels, on whichever thread it finishes.  With
+      # thread tags, the enclosing labelled span (if any, with
       # root_span_only false) becomes the current one again.
       def on_finish(span)
+        ctx = span.context
+        handle = @open_lock.synchronize { @open.delete(open_key(ctx)) } unless @open.empty?
+        if handle
+          Native.span_finish(handle)
+          return
+        end
+
         stack = Thread.current[ACTIVE_KEY]
         return if stack.nil? || stack.empty?
 
-        id = span.context.span_id.unpack1("H*")
+        id = ctx.span_id.unpack1("H*")
         idx = stack.rindex { |sid, _| sid == id }
         return if idx.nil?
 
@@ -86,6 +115,16 @@ module Pyroscope
       end
 
       private
+
+      def open_key(ctx)
+        [ctx.trace_id, ctx.span_id]
+      end
+
+      # The running profiler uploads through /ingest, where the core does
+      # not record spans: label through thread tags instead.
+      def tags_fallback?
+        Native.running? && !Native.span_labels?
+      end
 
       # A root span has no parent; a local root has a remote parent.
       def root_span?(span, parent_context)

@@ -3,35 +3,16 @@
 # Pyroscope::Otel::SpanProcessor driven the way opentelemetry-sdk drives a
 # span processor (Debian packages no opentelemetry-sdk): on_start(span,
 # parent_context) and on_finish(span) with span objects that have the SDK's
-# interface (context.span_id / trace_id as 8/16 binary bytes, name,
-# parent_span_id, set_attribute, attributes).
+# interface (otel_fakes.rb).
 #   root "GET /checkout": work_a, then a child span "db" with work_inner;
 #   after both end: work_untagged.  Prints each span's attributes as JSON.
 require "json"
 require_relative "work"
 
-Work.setup_profiler(ARGV.fetch(0), app: "ruby.otel")
+opts = ENV["API"] ? { api: ENV["API"].to_sym } : {}
+Work.setup_profiler(ARGV.fetch(0), app: "ruby.otel", **opts)
 require "pyroscope/otel"
-
-FakeContext = Struct.new(:span_id, :trace_id) do
-  def remote? = false
-end
-
-class FakeSpan
-  attr_reader :context, :name, :parent_span_id, :attributes
-
-  def initialize(name, span_id, parent_span_id)
-    @name = name
-    @context = FakeContext.new([span_id].pack("Q>"), [1, 2].pack("Q>Q>"))
-    @parent_span_id = parent_span_id ? [parent_span_id].pack("Q>") : ("\0" * 8).b
-    @attributes = {}
-  end
-
-  def set_attribute(key, value)
-    @attributes[key] = value
-    self
-  end
-end
+require_relative "otel_fakes"
 
 proc_ = Pyroscope::Otel::SpanProcessor.new("ruby.otel", "http://pyroscope:4040")
 proc_.root_span_only = ENV["ROOT_ONLY"] != "0"
