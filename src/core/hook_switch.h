@@ -3,8 +3,8 @@
  * sampled events into the ring only while enabled; otherwise they cost one
  * relaxed load on top of the real call.
  */
-#ifndef PYROSCOPE_HOOKS_H
-#define PYROSCOPE_HOOKS_H
+#ifndef PYROSCOPE_CORE_HOOK_SWITCH_H
+#define PYROSCOPE_CORE_HOOK_SWITCH_H
 
 #include "core.h"
 
