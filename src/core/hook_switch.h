@@ -1,7 +1,8 @@
 /*
- * Heap (malloc family) and lock (pthread mutex/rwlock) hooks.  They record
- * sampled events into the ring only while enabled; otherwise they cost one
- * relaxed load on top of the real call.
+ * Switches the heap (malloc family) and lock (pthread mutex/rwlock) hooks
+ * of hooks/ on and off with the profiler, and pauses them around fork().
+ * They record sampled events into the ring only while enabled; otherwise
+ * they cost one relaxed load on top of the real call.
  */
 #ifndef PYROSCOPE_CORE_HOOK_SWITCH_H
 #define PYROSCOPE_CORE_HOOK_SWITCH_H
