@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core.h"
+#include "core/core.h"
 #include "pyroscope.h"
 #include "support/decode.h"
 #include "support/test.h"

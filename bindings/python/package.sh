@@ -28,7 +28,7 @@ if grep -qi "license.*deprecat\|project.license.*table" "$WORK/build.log"; then
   exit 1
 fi
 listing="$(tar tzf dist/*.tar.gz)"  # (no grep -q in a pipe: pipefail)
-grep -q "/core/src/pyroscope.c" <<<"$listing" || {
+grep -q "/core/src/core/pyroscope.c" <<<"$listing" || {
   echo "package.sh: the sdist lacks the C core" >&2; exit 1; }
 if python -m zipfile -l dist/*.whl | grep -E '\.(c|h) '; then
   echo "package.sh: the wheel ships C sources" >&2; exit 1

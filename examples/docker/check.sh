@@ -151,7 +151,7 @@ if want musl; then
         protoc-c --c_out="$M/proto" -I"$SRC/proto" "$p"
     done
     ok=1
-    for f in "$SRC"/src/*.c "$SRC"/src/*/*.c "$M"/proto/*.c; do
+    for f in "$SRC"/src/*/*.c "$M"/proto/*.c; do
         musl-gcc -std=gnu11 -D_GNU_SOURCE -O1 -fPIC -Wall -Wextra -Wno-unused-parameter \
             -I"$SRC/include" -I"$SRC/src" -I"$M/proto" -I"$M/inc" \
             -c -o "$M/obj/$(basename "$f" .c).o" "$f" 2>>"$M/cc.log" || { ok=0; echo "  cannot compile ${f#$SRC/}"; }

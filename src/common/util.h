@@ -26,7 +26,7 @@ char *buf_steal(buf *b, size_t *len);
 
 /*
  * The library defines pthread_cond_wait/timedwait itself (block profile,
- * src/sampler/lock_hooks.c).  Its own calls would be unversioned
+ * src/hooks/lock_hooks.c).  Its own calls would be unversioned
  * references resolved at run time: in a dlopen'ed copy (every binding)
  * they can bind to glibc's old-ABI versions while pthread_cond_signal is
  * the current one, and wakeups are lost.  So our own code waits through

@@ -1,7 +1,9 @@
 /*
  * pprof profile builder: string table, mappings, functions, locations and
  * samples, encoded with protobuf-c and gzip-compressed.  Knows nothing about
- * how stacks were captured.
+ * how stacks were captured.  In: from core/export.c, one window's sample
+ * types, mappings, locations (named or address-only) and samples with
+ * values and labels.  Out: the gzip'd profile.proto bytes.
  */
 #ifndef PYROSCOPE_PPROF_H
 #define PYROSCOPE_PPROF_H

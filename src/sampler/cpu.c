@@ -18,11 +18,11 @@
 #include "../common/map.h"
 #include "../common/tls.h"
 #include "../common/util.h"
+#include "../hooks/hooks.h"
 #include "../tags/tags.h"
 #include "acct.h"
 #include "perf.h"
 #include "sampler.h"
-#include "thread_hooks.h"
 #include "unwind.h"
 
 /* musl names the SIGEV_THREAD_ID target field; glibc 2.36 does not. */

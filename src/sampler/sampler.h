@@ -2,6 +2,12 @@
  * CPU sampler: a CPU-time timer per thread delivers a signal to that thread;
  * the handler captures the stack into the ring.  Also the native stack
  * capture used by the heap and lock hooks.
+ *
+ * In: the rate, the signal and the ring from the wiring (core/), a frame
+ * provider of a binding, thread starts and exits from hooks/thread_hooks.c.
+ * Out: SAMPLE_CPU cells in the ring (ring.h, the one hand-over point to
+ * the collector), each a raw stack of pcs and language words, weighted by
+ * the thread's CPU time (acct.h), with its tag set and span.
  */
 #ifndef PYROSCOPE_SAMPLER_H
 #define PYROSCOPE_SAMPLER_H

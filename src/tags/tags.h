@@ -4,7 +4,9 @@
  * A tag set is identified by a 64-bit id (0 = no tags) that the signal
  * handler copies from a thread-local; the collector turns ids back into
  * key/value lists.  Sets are reference counted by the scopes that hold them
- * and freed by tags_gc() once unused for a whole upload window.
+ * and freed by tags_gc() once unused for a whole upload window.  In: tags
+ * from the API and the config.  Out: ids into samples (through
+ * common/tls.h) and, on the collector, the labels of each id.
  */
 #ifndef PYROSCOPE_TAGS_H
 #define PYROSCOPE_TAGS_H

@@ -4,7 +4,8 @@
  * backoff on network errors, 5xx and 429; or writes files for file:// URLs.
  * Knows nothing about pprof: jobs are opaque bytes plus a request path.
  * Jobs that do not fit go to a spool directory (spool.h) and come back
- * only after a delivery succeeded; docs/internals/upload.md.
+ * only after a delivery succeeded; docs/internals/upload.md.  In: jobs
+ * from core/export.c.  Out: HTTP requests to the server, or files.
  */
 #ifndef PYROSCOPE_UPLOAD_H
 #define PYROSCOPE_UPLOAD_H

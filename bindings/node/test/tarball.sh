@@ -12,7 +12,7 @@ tgz="$(npm pack --silent --pack-destination "$work" | tail -1)"
 echo "::: tarball: $tgz ($(du -h "$work/$tgz" | cut -f1))"
 tar tzf "$work/$tgz" > "$work/list"
 grep -q '^package/core/include/pyroscope.h$' "$work/list" || { echo "core not bundled"; exit 1; }
-grep -q '^package/core/src/pyroscope.c$' "$work/list" || { echo "core sources not bundled"; exit 1; }
+grep -q '^package/core/src/core/pyroscope.c$' "$work/list" || { echo "core sources not bundled"; exit 1; }
 if grep -q '^package/build/\|^package/node_modules/' "$work/list"; then echo "build/ or node_modules/ packed"; exit 1; fi
 
 mkdir "$work/app"

@@ -4,12 +4,12 @@
  * forwards them to the next definition.
  * See docs/internals/heap.md.
  */
-#ifndef PYROSCOPE_SAMPLER_LOCK_HOOKS_H
-#define PYROSCOPE_SAMPLER_LOCK_HOOKS_H
+#ifndef PYROSCOPE_HOOKS_LOCK_HOOKS_H
+#define PYROSCOPE_HOOKS_LOCK_HOOKS_H
 
 #include <stdint.h>
 
-#include "ring.h"
+#include "../sampler/ring.h"
 
 /*
  * Record contention events of at least `threshold_ns`, 1 in `rate`, into

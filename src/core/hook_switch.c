@@ -1,8 +1,7 @@
-#include "hooks.h"
+#include "hook_switch.h"
 
 #include "common/log.h"
-#include "sampler/lock_hooks.h"
-#include "sampler/malloc_hooks.h"
+#include "hooks/hooks.h"
 
 static pthread_once_t g_atfork_once = PTHREAD_ONCE_INIT;
 static uint64_t g_set_full_reported;

@@ -12,7 +12,7 @@
 #include "common/util.h"
 #include "core.h"
 #include "heap.h"
-#include "hooks.h"
+#include "hook_switch.h"
 #include "sampler/sampler.h"
 #include "tags/tags.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "../common/tls.h"
-#include "sampler.h"
+#include "../sampler/sampler.h"
 
 typedef int (*create_fn)(pthread_t *, const pthread_attr_t *,
                          void *(*)(void *), void *);

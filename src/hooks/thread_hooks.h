@@ -7,8 +7,8 @@
  * interpose, and threads there (and raw clone() threads) are found by the
  * sampler's /proc/self/task scan instead.
  */
-#ifndef PYROSCOPE_SAMPLER_THREAD_HOOKS_H
-#define PYROSCOPE_SAMPLER_THREAD_HOOKS_H
+#ifndef PYROSCOPE_HOOKS_THREAD_HOOKS_H
+#define PYROSCOPE_HOOKS_THREAD_HOOKS_H
 
 /* Threads started through the trampoline so far (for stats and tests). */
 unsigned long thread_hooks_started(void);

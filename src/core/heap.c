@@ -6,7 +6,7 @@
 
 #include "common/map.h"
 #include "common/util.h"
-#include "sampler/malloc_hooks.h"
+#include "hooks/hooks.h"
 
 typedef struct live_block {
     uint64_t addr;

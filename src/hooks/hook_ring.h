@@ -9,8 +9,8 @@
  * fork() pauses writers the same way: no thread is inside the unwinder
  * (which may hold a lock) through a hook when the child is cloned.
  */
-#ifndef PYROSCOPE_SAMPLER_HOOK_RING_H
-#define PYROSCOPE_SAMPLER_HOOK_RING_H
+#ifndef PYROSCOPE_HOOKS_HOOK_RING_H
+#define PYROSCOPE_HOOKS_HOOK_RING_H
 
 #include <sched.h>
 #include <stdatomic.h>
@@ -18,8 +18,8 @@
 #include <string.h>
 
 #include "../common/tls.h"
-#include "ring.h"
-#include "sampler.h"
+#include "../sampler/ring.h"
+#include "../sampler/sampler.h"
 
 /*
  * ASan and TSan define malloc and pthread_mutex_lock themselves and must

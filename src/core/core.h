@@ -1,4 +1,13 @@
-/* The profiler handle and the pieces only src/ top-level files share. */
+/*
+ * The wiring: the profiler handle and what only the files of src/core/
+ * share.  core/ is the one folder that includes the others.
+ *
+ * In: the public API (pyroscope.h) and its configuration; ring cells from
+ * sampler/ and hooks/.  The collector thread drains the ring into a window
+ * (window.h; heap.c for heap samples), names frames with symbols/ at the
+ * window's end, encodes with pprof/ (and otlp/) and hands the bytes to
+ * upload/.  Out: upload jobs (path + bytes).  docs/internals/pipeline.md.
+ */
 #ifndef PYROSCOPE_CORE_H
 #define PYROSCOPE_CORE_H
 

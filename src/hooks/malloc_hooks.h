@@ -3,13 +3,13 @@
  * the family and forwards them to the next definition (RTLD_NEXT).
  * See docs/internals/heap.md.
  */
-#ifndef PYROSCOPE_SAMPLER_MALLOC_HOOKS_H
-#define PYROSCOPE_SAMPLER_MALLOC_HOOKS_H
+#ifndef PYROSCOPE_HOOKS_MALLOC_HOOKS_H
+#define PYROSCOPE_HOOKS_MALLOC_HOOKS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ring.h"
+#include "../sampler/ring.h"
 
 /* Start sampling about one allocation per `interval` bytes into `r`. */
 void malloc_hooks_enable(ring *r, size_t interval);
