@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <unistd.h>
 
-#include "sampler.h"
+#include "../sampler/sampler.h"
 
 #define EXPORT __attribute__((visibility("default")))
 

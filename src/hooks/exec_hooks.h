@@ -4,6 +4,6 @@
  * definitions so that no CPU-time signal of ours outlives the old image.
  * Nothing to call: defining the symbols is the interface.
  */
-#ifndef PYROSCOPE_SAMPLER_EXEC_HOOKS_H
-#define PYROSCOPE_SAMPLER_EXEC_HOOKS_H
+#ifndef PYROSCOPE_HOOKS_EXEC_HOOKS_H
+#define PYROSCOPE_HOOKS_EXEC_HOOKS_H
 #endif
