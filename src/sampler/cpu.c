@@ -1201,6 +1201,9 @@ int sampler_start(const sampler_opts *o)
 {
     uint64_t warm[4];
 
+    if (!unwind_setup())
+        LOG_WARN("libunwind kept its process-wide cache: an unwind may "
+                 "wait on a thread that is inside dlopen");
     /* libunwind sets up its trace cache with pthread_once on first use; do
      * it here, so a signal can never interrupt that once-init and wait on
      * it from the same thread. */

@@ -8,4 +8,8 @@
  * the thread took few samples yet (see unwind.c). */
 int unwind_from_signal(void *ucontext, uint64_t *pcs, int max, int young);
 
+/* Before sampling starts (not in a handler): no libunwind cache, so an
+ * unwind takes no lock of libunwind's (unwind.c says why).  1 if set. */
+int unwind_setup(void);
+
 #endif

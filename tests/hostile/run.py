@@ -34,12 +34,6 @@ XFAIL = {
                 "once the program closed that pipe and reused the numbers, "
                 "libunwind reads from and writes into the program's own "
                 "descriptors (seen as CORRUPT, SIGPIPE or a blocked read)",
-    "dlopen": "lock-order inversion between libunwind's global cache lock "
-              "and the loader's dl_load_write_lock: a CPU signal lands in "
-              "a thread inside dlopen/dlclose (holding the loader lock), "
-              "its unwind waits for libunwind's lock, held by another "
-              "thread's unwind that waits in dl_iterate_phdr for the "
-              "loader lock (about 1 run in 30 at 1000 Hz)",
 }
 
 # Known failures of one build flavour only.
