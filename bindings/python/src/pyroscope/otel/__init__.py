@@ -91,7 +91,8 @@ def _core_spans():
 
 class _Root:
     """A local root span a thread began; `ended` may be set by any thread
-    (under _lock), everything else belongs to the thread that began it."""
+    (under _lock, with its removal from _open), everything else belongs
+    to the thread that began it."""
 
     __slots__ = ("span_id", "name", "trace_id", "core", "ended")
 
@@ -146,7 +147,9 @@ def _relabel():
     st = _thread
     if not st.roots and st.applied is None:
         return
-    with _lock:
+    # No lock: `ended` only ever turns True, and one missed now is seen
+    # at the next call.  The common case (a child span) rebuilds nothing.
+    if any(r.ended for r in st.roots):
         st.roots = [r for r in st.roots if not r.ended]
     want = st.roots[-1] if st.roots else None
     if want is st.applied:
