@@ -272,7 +272,8 @@ def configure(app_name=None, application_name=None,
             spy_name="pyspy",
         )
         globals()["_config"] = dict(flags, application_name=application_name,
-                                    fork=fork, wall=wall,
+                                    fork=fork, wall=wall, api=api,
+                                    server_address=server_address,
                                     own_windows=own_windows,
                                     sample_rate=sample_rate,
                                     upload_interval=float(upload_interval))

@@ -404,6 +404,43 @@ static PyObject *py_scope_current(PyObject *self, PyObject *noargs)
 }
 
 /* ------------------------------------------------------------------ */
+/* Span profiles (pyroscope.otel)                                      */
+
+/* The core keeps the span in the calling thread's TLS and its CPU signal
+ * handler reads it on the interrupted thread, which is the thread whose
+ * Python stack capture_cb walks: so a span begun here labels exactly the
+ * samples of the Python code this thread runs.  Per thread: the caller
+ * (pyroscope.otel) must end on the thread that began. */
+static PyObject *py_span_begin(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *id_o;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "Oz", &id_o, &name))
+        return NULL;
+    if (!PyLong_Check(id_o)) {
+        PyErr_SetString(PyExc_TypeError, "span id must be an int");
+        return NULL;
+    }
+    /* Range-checked: "K" would silently wrap a negative or huge id. */
+    unsigned long long id = PyLong_AsUnsignedLongLong(id_o);
+    if (id == (unsigned long long)-1 && PyErr_Occurred())
+        return NULL;
+    int rc = pyroscope_span_begin((uint64_t)id, name);
+    if (rc)
+        return raise_core(rc, "span_begin");
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_span_end(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    pyroscope_span_end();
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------ */
 /* Introspection                                                       */
 
 static PyObject *py_stats(PyObject *self, PyObject *noargs)
@@ -798,6 +835,8 @@ static PyMethodDef methods[] = {
     {"tag_check", py_tag_check, METH_VARARGS, NULL},
     {"set_thread_tags", py_set_thread_tags, METH_O, NULL},
     {"scope_current", py_scope_current, METH_NOARGS, NULL},
+    {"span_begin", py_span_begin, METH_VARARGS, NULL},
+    {"span_end", py_span_end, METH_NOARGS, NULL},
     {"stats", py_stats, METH_NOARGS, NULL},
     {"debug_stack", py_debug_stack, METH_NOARGS, NULL},
     {"set_roots", py_set_roots, METH_O, NULL},
