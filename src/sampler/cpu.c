@@ -223,8 +223,20 @@ static uint64_t sample(const siginfo_t *si, void *uc, pid_t tid)
  */
 static void rearm(int fd, pid_t tid, int period_changed, uint64_t now)
 {
-    uint64_t p = (uint64_t)g_period_ns;
-    uint64_t lag = acct_lag(tid, now ? now : self_cpu_ns()), next = p;
+    uint64_t p = (uint64_t)g_period_ns, lag, next = p;
+
+    if (!now) {
+        /* No sample was taken (deferred: our own code, a small stack, a
+         * fork being prepared): the CPU time waits for the next sample,
+         * and aiming at the grid would re-arm at 10 us again and again
+         * while the deferral lasts (~2500 signals per fork in the parent).
+         * A whole period. */
+        if (period_changed)
+            acct_perf_started(tid);
+        perf_rearm(fd, p, 1);
+        return;
+    }
+    lag = acct_lag(tid, now);
 
     if (lag > p / 16) {
         next = lag < p - 10000 ? p - lag : 10000;
