@@ -61,83 +61,60 @@ static int missing(void)
     return -1;
 }
 
+/* Every vector form: `call` (the next definition `f`) between the
+ * sampler's prepare and, if it returns, its re-arm. */
+#define BRACKETED(f, call)                                                    \
+    do {                                                                      \
+        int stopped_, rc_;                                                    \
+        if (!(f))                                                             \
+            return missing();                                                 \
+        stopped_ = sampler_exec_prepare();                                    \
+        rc_ = (call);                                                         \
+        sampler_exec_failed(stopped_);                                        \
+        return rc_;                                                           \
+    } while (0)
+
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
     execve_fn f = NEXT(execve);
-    int stopped, rc;
 
-    if (!f)
-        return missing();
-    stopped = sampler_exec_prepare();
-    rc = f(path, argv, envp);
-    sampler_exec_failed(stopped);
-    return rc;
+    BRACKETED(f, f(path, argv, envp));
 }
 
 EXPORT int execv(const char *path, char *const argv[])
 {
     execv_fn f = NEXT(execv);
-    int stopped, rc;
 
-    if (!f)
-        return missing();
-    stopped = sampler_exec_prepare();
-    rc = f(path, argv);
-    sampler_exec_failed(stopped);
-    return rc;
+    BRACKETED(f, f(path, argv));
 }
 
 EXPORT int execvp(const char *file, char *const argv[])
 {
     execv_fn f = NEXT(execvp);
-    int stopped, rc;
 
-    if (!f)
-        return missing();
-    stopped = sampler_exec_prepare();
-    rc = f(file, argv);
-    sampler_exec_failed(stopped);
-    return rc;
+    BRACKETED(f, f(file, argv));
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     execve_fn f = NEXT(execvpe);
-    int stopped, rc;
 
-    if (!f)
-        return missing();
-    stopped = sampler_exec_prepare();
-    rc = f(file, argv, envp);
-    sampler_exec_failed(stopped);
-    return rc;
+    BRACKETED(f, f(file, argv, envp));
 }
 
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     fexecve_fn f = NEXT(fexecve);
-    int stopped, rc;
 
-    if (!f)
-        return missing();
-    stopped = sampler_exec_prepare();
-    rc = f(fd, argv, envp);
-    sampler_exec_failed(stopped);
-    return rc;
+    BRACKETED(f, f(fd, argv, envp));
 }
 
 EXPORT int execveat(int dirfd, const char *path, char *const argv[],
                     char *const envp[], int flags)
 {
     execveat_fn f = NEXT(execveat);
-    int stopped, rc;
 
-    if (!f)
-        return missing();
-    stopped = sampler_exec_prepare();
-    rc = f(dirfd, path, argv, envp, flags);
-    sampler_exec_failed(stopped);
-    return rc;
+    BRACKETED(f, f(dirfd, path, argv, envp, flags));
 }
 
 /*
