@@ -26,6 +26,25 @@ struct http_server {
     size_t n;
 };
 
+/*
+ * Held by the serving thread while it allocates (reading and storing a
+ * request) and taken by every fork() of the test process: a sanitizer's
+ * allocator has no fork handlers of its own, so a child forked while this
+ * thread was inside malloc would find the allocator's lock held for good
+ * (seen as a child of test_spool_kill hung in curl_global_init under ASan).
+ * answer() runs without it: HTTP_HANG may hold a connection for seconds.
+ */
+static pthread_mutex_t g_busy = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t g_busy_once = PTHREAD_ONCE_INIT;
+
+static void busy_lock(void) { pthread_mutex_lock(&g_busy); }
+static void busy_unlock(void) { pthread_mutex_unlock(&g_busy); }
+static void busy_child(void) { pthread_mutex_init(&g_busy, NULL); }
+static void busy_register(void)
+{
+    pthread_atfork(busy_lock, busy_unlock, busy_child);
+}
+
 static char *dupn(const char *s, size_t n)
 {
     char *d = malloc(n + 1);
@@ -130,6 +149,7 @@ static void *serve(void *arg)
         if (c < 0)
             continue;
         memset(&r, 0, sizeof(r));
+        busy_lock();
         if (read_request(c, &r) == 0) {
             struct timespec ts;
             clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -138,9 +158,11 @@ static void *serve(void *arg)
             s->reqs = realloc(s->reqs, (s->n + 1) * sizeof(r));
             s->reqs[s->n++] = r;
             pthread_mutex_unlock(&s->lock);
+            busy_unlock();
             answer(s, c);
         } else {
             http_request_free(&r);
+            busy_unlock();
         }
         close(c);
     }
@@ -154,6 +176,7 @@ http_server *http_server_start(void)
     socklen_t al = sizeof(a);
     int one = 1;
 
+    pthread_once(&g_busy_once, busy_register);
     s->status = 200;
     pthread_mutex_init(&s->lock, NULL);
     s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

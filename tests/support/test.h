@@ -59,6 +59,22 @@ static inline int hooks_interposed(void)
 #endif
 }
 
+/*
+ * Whether a child forked while the profiler runs may allocate.  ASan's
+ * allocator (GCC 12) has no fork handlers: a child cloned while one of the
+ * profiler's threads was inside malloc finds the allocator's lock held for
+ * good, and the library restarts itself in the child.  glibc's malloc, and
+ * jemalloc and tcmalloc, take their locks across fork.
+ */
+static inline int fork_may_allocate(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return 0;
+#else
+    return 1;
+#endif
+}
+
 static inline void skip_hooks_if_sanitized(const char *mode)
 {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
