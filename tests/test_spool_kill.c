@@ -182,6 +182,33 @@ static void expect_untouched(http_server *srv, const char *dir,
     free(after);
 }
 
+/* A child that execs at once, while the parent has not delivered. */
+static void fork_exec_case(http_server *srv, const char *dir,
+                           const char *before, char **ids, size_t nids)
+{
+    pid_t pid;
+
+    if (!fork_may_allocate()) {
+        printf("skip - fork + exec: the child restarts the profiler and "
+               "ASan's allocator is not fork-safe\n");
+        return;
+    }
+    pid = fork();
+    if (pid == 0) {
+        pyroscope *p = start_run(dir, 10000);
+        pid_t c = fork();
+        if (c == 0) {
+            execl("/bin/true", "true", (char *)NULL);
+            _exit(127);
+        }
+        waitpid(c, NULL, 0);
+        pyroscope_stop(p);
+        _exit(0);
+    }
+    reap(pid);
+    expect_untouched(srv, dir, before, ids, nids, "fork + exec");
+}
+
 static void test_short_lived(http_server *srv, const char *dir,
                              const char *lib)
 {
@@ -210,26 +237,7 @@ static void test_short_lived(http_server *srv, const char *dir,
     }
     reap(pid);
     expect_untouched(srv, dir, before, ids, nids, "a killed run");
-    /* A child that execs at once, while the parent has not delivered. */
-    pid = fork_may_allocate() ? fork() : -2;
-    if (pid == -2)
-        printf("skip - fork + exec: the child restarts the profiler and "
-               "ASan's allocator is not fork-safe\n");
-    if (pid == 0) {
-        pyroscope *p = start_run(dir, 10000);
-        pid_t c = fork();
-        if (c == 0) {
-            execl("/bin/true", "true", (char *)NULL);
-            _exit(127);
-        }
-        waitpid(c, NULL, 0);
-        pyroscope_stop(p);
-        _exit(0);
-    }
-    if (pid != -2) {
-        reap(pid);
-        expect_untouched(srv, dir, before, ids, nids, "fork + exec");
-    }
+    fork_exec_case(srv, dir, before, ids, nids);
     if (lib) { /* zero-code mode: a preloaded `timeout` around sleep */
         char cmd[2048];
         snprintf(cmd, sizeof(cmd),
