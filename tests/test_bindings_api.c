@@ -121,7 +121,9 @@ static void test_provider(void)
     parse = pb_sum_with(prof, 0, "app.parse");
     render = pb_sum_with(prof, 0, "app.render");
     run = pb_sum_with(prof, 0, "main.run");
-    native = pb_sum_with(prof, 0, "main");
+    /* Only samples with language frames: one taken between start and
+     * set_frame_provider carries the native stack alone. */
+    native = pb_sum_with_both(prof, 0, "main.run", "main");
     printf("provider: parse %lld render %lld run %lld native %lld; "
            "%d symbolize calls\n", (long long)parse, (long long)render,
            (long long)run, (long long)native, atomic_load(&g_symbolized));

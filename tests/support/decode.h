@@ -21,6 +21,9 @@ const char *pb_string(const pb_profile *p, int64_t idx);
 int pb_type_index(const pb_profile *p, const char *type);
 /* Sum of value[vi] over samples whose stack contains `fn` (any frame). */
 int64_t pb_sum_with(const pb_profile *p, int vi, const char *fn);
+/* Same, over samples whose stack contains both `fn` and `fn2`. */
+int64_t pb_sum_with_both(const pb_profile *p, int vi, const char *fn,
+                         const char *fn2);
 /* Same, restricted to samples with label key=value (value NULL: no key). */
 int64_t pb_sum_with_label(const pb_profile *p, int vi, const char *fn,
                           const char *key, const char *value);
