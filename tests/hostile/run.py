@@ -81,15 +81,33 @@ def run_once(cmd, env, timeout):
     try:
         out, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        stacks = hang_stacks(p.pid)
         # The whole session: a hung daemon() grandchild too.
         try:
             os.killpg(p.pid, 9)
         except ProcessLookupError:
             pass
         p.communicate()
-        return "hang", b"", None, b"", time.monotonic() - t0
+        return "hang", b"", None, stacks, time.monotonic() - t0
     status = "crash" if p.returncode < 0 else "ok"
     return status, out, p.returncode, err, time.monotonic() - t0
+
+
+def hang_stacks(pid):
+    """Every thread's stack of a hung process, from gdb if it is here: a
+    hang seen once in CI is then diagnosable from the log alone."""
+    gdb = shutil.which("gdb")
+    if not gdb:
+        return b"(no gdb here: no stacks)"
+    try:
+        r = subprocess.run([gdb, "-p", str(pid), "-batch", "-nx",
+                            "-ex", "thread apply all bt 40"],
+                           capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        return ("(gdb failed: %s)" % e).encode()
+    lines = [l for l in r.stdout.splitlines()
+             if l.startswith((b"Thread ", b"#"))]
+    return b"\n".join(lines[:400])
 
 
 def sanitizer_runtime(lib, name):
@@ -269,7 +287,8 @@ def main():
                 print("\n%s %s %d Hz %s: %s, rc %s, stdout %r\nstderr: %s" % (
                     c.host, c.types, c.rate, c.mode, status, rc,
                     out.decode(errors="replace")[:200],
-                    err.decode(errors="replace")[-800:]))
+                    err.decode(errors="replace")[
+                        -(16000 if status == "hang" else 800):]))
             else:
                 print("\n%s %s %d Hz %s: no profile written in %d runs" % (
                     c.host, c.types, c.rate, c.mode, c.runs))
