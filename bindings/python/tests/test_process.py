@@ -77,10 +77,15 @@ def test_stress_frame_churn_at_1000hz(ingest, reads):
                        env_extra={"PYROSCOPE_PYTHON_SAFE_READS": reads})
     assert out.strip().endswith("ok")
     total = named = 0
+    unnamed = collections.Counter()
     for _t, s in ingest.samples():
         total += s.values[0]
         if any(f in STRESS_FUNCS for f in s.functions):
             named += s.values[0]
+        else:
+            unnamed[tuple(s.functions[:8])] += s.values[0]
     print("samples %d, with stress.* frames %d" % (total, named))
+    for stack, n in unnamed.most_common(8):
+        print("  without: %d %s" % (n, " <- ".join(stack)))
     assert total >= 500
     assert named >= 0.8 * total
