@@ -184,19 +184,6 @@ int64_t acct_take(pid_t tid, uint64_t now_ns, uint64_t period_ns)
     return periods;
 }
 
-void acct_skip(pid_t tid, uint64_t ns)
-{
-    slot *s = find(tid);
-
-    /* Written by this thread's handler only, as in acct_take. */
-    if (s)
-        atomic_store_explicit(&s->acct_ns,
-                              atomic_load_explicit(&s->acct_ns,
-                                                   memory_order_relaxed) +
-                                  (int64_t)ns,
-                              memory_order_relaxed);
-}
-
 int acct_count_sample(pid_t tid)
 {
     slot *s = find(tid);

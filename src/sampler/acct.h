@@ -48,10 +48,6 @@ int acct_overflowed(void);
  */
 int64_t acct_take(pid_t tid, uint64_t now_ns, uint64_t period_ns);
 
-/* Signal handler: move tid's grid on by ns of CPU time that is ours (the
- * handler's own), which no sample then claims. */
-void acct_skip(pid_t tid, uint64_t ns);
-
 /* Signal handler: samples tid took before this one (saturating). */
 int acct_count_sample(pid_t tid);
 

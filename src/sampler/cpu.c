@@ -200,12 +200,6 @@ static uint64_t self_cpu_ns(void)
  * (which the weight needs anyway).  Wall time would count every time a
  * thread is preempted inside the handler: with 128 threads on 2 CPUs that
  * read several times the whole process CPU.
- *
- * That time is taken off the thread's grid: it is not the application's,
- * so no sample claims it, and a handler that costs a period or more (a
- * binding's frame reads slowed down by a loaded machine) cannot make the
- * next sample due at once.  Before this, such a thread re-armed at 10 us
- * again and again and spent nearly all its time in the handler.
  */
 static uint64_t sample(const siginfo_t *si, void *uc, pid_t tid)
 {
@@ -215,10 +209,8 @@ static uint64_t sample(const siginfo_t *si, void *uc, pid_t tid)
     if (!a)
         return 0;
     b = self_cpu_ns();
-    if (b > a) {
+    if (b > a)
         atomic_fetch_add_explicit(&g_handler_ns, b - a, memory_order_relaxed);
-        acct_skip(tid, b - a);
-    }
     return b; /* the re-arm reads the clock from here: one syscall less */
 }
 
