@@ -174,17 +174,6 @@ static int sample_label_is(const pb_profile *p,
     return value == NULL;
 }
 
-int64_t pb_sum_with(const pb_profile *p, int vi, const char *fn)
-{
-    int64_t sum = 0;
-    size_t i;
-
-    for (i = 0; i < p->n_sample; i++)
-        if (sample_has(p, p->sample[i], fn))
-            sum += p->sample[i]->value[vi];
-    return sum;
-}
-
 int64_t pb_sum_with_both(const pb_profile *p, int vi, const char *fn,
                          const char *fn2)
 {
@@ -196,6 +185,11 @@ int64_t pb_sum_with_both(const pb_profile *p, int vi, const char *fn,
             sample_has(p, p->sample[i], fn2))
             sum += p->sample[i]->value[vi];
     return sum;
+}
+
+int64_t pb_sum_with(const pb_profile *p, int vi, const char *fn)
+{
+    return pb_sum_with_both(p, vi, fn, fn);
 }
 
 int64_t pb_sum_with_label(const pb_profile *p, int vi, const char *fn,
