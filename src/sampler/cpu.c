@@ -21,6 +21,7 @@
 #include "../hooks/hooks.h"
 #include "../tags/tags.h"
 #include "acct.h"
+#include "loader_lock.h"
 #include "perf.h"
 #include "sampler.h"
 #include "unwind.h"
@@ -275,7 +276,7 @@ static int on_small_stack(const ucontext_t *uc)
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
-    int saved_errno = errno, perf_fd = -1, first = 0;
+    int saved_errno = errno, perf_fd = -1, first = 0, loader = 0;
     uint64_t now = 0;
     pid_t tid = 0;
 
@@ -297,11 +298,13 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
         /* While fork() is being prepared no handler may start unwinding:
          * a libunwind lock held at the clone would stay held in the child. */
         atomic_fetch_add(&g_in_handler, 1);
-        if (tls_guard_up() || on_small_stack(uc)) {
+        if (tls_guard_up() || on_small_stack(uc) ||
+            (loader = loader_lock_try()) < 0) {
             /* Interrupted our own code, maybe inside the unwinder, or
-             * running on a tiny or nearly full stack: no sample.  Its CPU time
-             * is not lost: the thread's next sample is weighted by all CPU
-             * time since the last one (acct.h). */
+             * running on a tiny or nearly full stack, or the loader's lock
+             * is held by another thread or half taken (loader_lock.c): no
+             * sample.  Its CPU time is not lost: the thread's next sample
+             * is weighted by all CPU time since the last one (acct.h). */
             atomic_fetch_add_explicit(&g_deferred, 1, memory_order_relaxed);
         } else if (!atomic_load(&g_forking)) {
             /* Locks and allocations of the unwinder go to the real
@@ -310,6 +313,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
             now = sample(si, uc, tid);
             tls_guard_lower();
         }
+        if (loader > 0)
+            loader_lock_release();
         atomic_fetch_sub(&g_in_handler, 1);
     }
     /* An overflow disarms the event: re-arm it whatever happened above. */
@@ -1213,6 +1218,9 @@ int sampler_start(const sampler_opts *o)
 {
     uint64_t warm[4];
 
+    if (!loader_lock_find())
+        LOG_DEBUG("the loader's lock was not found: a sample may wait on "
+                  "a thread inside dlopen");
     if (!unwind_setup())
         LOG_WARN("libunwind kept its process-wide cache: an unwind may "
                  "wait on a thread that is inside dlopen");

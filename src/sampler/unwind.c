@@ -3,6 +3,7 @@
 
 #include <libunwind.h>
 
+#include "loader_lock.h"
 #include "sampler.h"
 
 static int unwind_cursor(void *ucontext, uint64_t *pcs, int max);
@@ -122,11 +123,19 @@ static int unwind_cursor(void *ucontext, uint64_t *pcs, int max)
 int sampler_backtrace(uint64_t *words, int max, int skip)
 {
     void *tmp[RING_MAX_WORDS + 8];
-    int n, i, want = max + skip + 1;
+    int n, i, want = max + skip + 1, held;
 
     if (want > (int)(sizeof(tmp) / sizeof(tmp[0])))
         want = (int)(sizeof(tmp) / sizeof(tmp[0]));
+    /* A hook may run while the host holds a lock that a thread inside
+     * dl_iterate_phdr waits for: never wait on the loader (the caller keeps
+     * its leaf frame). */
+    held = loader_lock_try();
+    if (held < 0)
+        return 0;
     n = unw_backtrace(tmp, want);
+    if (held)
+        loader_lock_release();
     /* +1: this function's own frame. */
     skip += 1;
     for (i = skip; i < n && i - skip < max; i++)
@@ -139,16 +148,21 @@ int sampler_backtrace_cold(uint64_t *words, int max)
     unw_context_t ctx;
     unw_cursor_t cursor;
     unw_word_t ip;
-    int n = 0;
+    int n = 0, held;
 
     /* A cursor walk: no per-thread trace cache to fill (see
-     * unwind_from_signal), for threads that walk once, at their exit. */
-    if (unw_getcontext(&ctx) < 0 || unw_init_local(&cursor, &ctx) < 0)
+     * unwind_from_signal), for threads that walk once, at their exit.
+     * Our thread lock is held: never wait on the loader. */
+    held = loader_lock_try();
+    if (held < 0)
         return 0;
-    while (n < max && unw_step(&cursor) > 0) {
-        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0)
-            break;
-        words[n++] = (uint64_t)ip;
-    }
+    if (unw_getcontext(&ctx) == 0 && unw_init_local(&cursor, &ctx) == 0)
+        while (n < max && unw_step(&cursor) > 0) {
+            if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0)
+                break;
+            words[n++] = (uint64_t)ip;
+        }
+    if (held)
+        loader_lock_release();
     return n;
 }
