@@ -276,7 +276,7 @@ static int on_small_stack(const ucontext_t *uc)
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
-    int saved_errno = errno, perf_fd = -1, first = 0, loader = 0;
+    int saved_errno = errno, perf_fd = -1, first = 0;
     uint64_t now = 0;
     pid_t tid = 0;
 
@@ -298,13 +298,11 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
         /* While fork() is being prepared no handler may start unwinding:
          * a libunwind lock held at the clone would stay held in the child. */
         atomic_fetch_add(&g_in_handler, 1);
-        if (tls_guard_up() || on_small_stack(uc) ||
-            (loader = loader_lock_try()) < 0) {
+        if (tls_guard_up() || on_small_stack(uc)) {
             /* Interrupted our own code, maybe inside the unwinder, or
-             * running on a tiny or nearly full stack, or the loader's lock
-             * is held by another thread or half taken (loader_lock.c): no
-             * sample.  Its CPU time is not lost: the thread's next sample
-             * is weighted by all CPU time since the last one (acct.h). */
+             * running on a tiny or nearly full stack: no sample.  Its CPU time
+             * is not lost: the thread's next sample is weighted by all CPU
+             * time since the last one (acct.h). */
             atomic_fetch_add_explicit(&g_deferred, 1, memory_order_relaxed);
         } else if (!atomic_load(&g_forking)) {
             /* Locks and allocations of the unwinder go to the real
@@ -313,8 +311,6 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
             now = sample(si, uc, tid);
             tls_guard_lower();
         }
-        if (loader > 0)
-            loader_lock_release();
         atomic_fetch_sub(&g_in_handler, 1);
     }
     /* An overflow disarms the event: re-arm it whatever happened above. */

@@ -1,5 +1,5 @@
 /*
- * Why an unwind takes the loader's lock first, and never waits for it.
+ * Why an unwind looks at the loader's lock first.
  *
  * libunwind finds unwind tables with dl_iterate_phdr(), which takes glibc's
  * dl_load_write_lock, a recursive mutex.  glibc takes such a mutex by first
@@ -8,23 +8,30 @@
  * thread between those two steps, inside dlopen or dlclose or the host's
  * own dl_iterate_phdr, makes the handler's dl_iterate_phdr see a lock held
  * by "nobody": it waits on its own thread for good (the dlopen hostile host
- * hung 1 run in 1260 with gdb showing exactly that).  Another thread that
- * holds the lock may in turn wait on a lock the interrupted code holds.
+ * hung 1 run in 1260 with gdb showing exactly that).  A host thread that
+ * holds the lock while its callback waits on a lock the interrupted code
+ * holds would hang the two threads on each other the same way.
  *
- * Checking the lock first and unwinding next leaves a window for another
- * thread to take it in between (the test for this hung 1 run in 8 that
- * way).  So the handler takes the lock itself with a trylock before it
- * unwinds, and skips the sample when that fails (its CPU time goes to the
- * thread's next one).  A trylock never waits: it succeeds on a free lock,
- * counts one more on a lock this thread properly holds (a signal inside
- * dl_iterate_phdr's callback), and fails on a lock half taken or released.
- * libunwind's own dl_iterate_phdr then takes it again, recursively.
+ * So before it unwinds, a sampler waits (spinning, for at most
+ * LOADER_WAIT_NS) until the lock is free or properly held by its own
+ * thread (a signal inside a dl_iterate_phdr callback: the lock is
+ * recursive).  Short holds (another walk's table lookup, an exception's
+ * FDE search, a dlopen's list update) end well inside the bound; a lock
+ * that stays half taken or held elsewhere runs it out, and that sample
+ * keeps its weight and its leaf frame only (unwind.c).
+ *
+ * What is left: a host thread that takes the lock during our walk (after
+ * the check) and then waits on us.  Closing that needs the walk to hold the
+ * lock, and that serialises every sampler behind one lock: a holder
+ * preempted on a loaded machine stalled all the others for 25-500 ms, and
+ * 128 busy threads on 2 CPUs lost 8-14% of their stacks.  The check fixes
+ * the hang that was seen; the race needs a host callback that blocks, in
+ * the ~25 us of a walk.
  *
  * The lock's address is private to the loader: we find it once by asking
  * dl_iterate_phdr to hold it, and looking in ld.so's _rtld_global for the
  * recursive mutex that this thread owns inside the callback and not
- * outside.  The trylock and unlock are libc's own, looked up then: the
- * library's lock hooks must not see them.
+ * outside.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -40,6 +47,11 @@
 #include <stdint.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "../common/util.h"
+
+/* Longer than a short hold, short against a 1 ms period. */
+#define LOADER_WAIT_NS 100000
 
 /* The head of glibc's struct __pthread_mutex_s (x86-64 and aarch64). */
 typedef struct mutex_head {
@@ -99,8 +111,6 @@ static int rtld_global(const unsigned char **base, size_t *size)
     return 1;
 }
 
-typedef int (*mutex_fn)(pthread_mutex_t *);
-static mutex_fn g_trylock, g_unlock;
 
 /* The lock, recognised among the candidates found inside the callback. */
 static const mutex_head *pick(const scan *s)
@@ -126,9 +136,7 @@ int loader_lock_find(void)
 
     if (atomic_load(&g_lock))
         return 1;
-    *(void **)&g_trylock = dlsym(RTLD_NEXT, "pthread_mutex_trylock");
-    *(void **)&g_unlock = dlsym(RTLD_NEXT, "pthread_mutex_unlock");
-    if (!g_trylock || !g_unlock || !rtld_global(&s.base, &s.size))
+    if (!rtld_global(&s.base, &s.size))
         return 0;
     s.tid = (pid_t)syscall(SYS_gettid);
     dl_iterate_phdr(held_inside, &s);
@@ -139,18 +147,53 @@ int loader_lock_find(void)
     return 1;
 }
 
-int loader_lock_try(void)
+static void cpu_relax(void)
 {
-    const mutex_head *m = atomic_load_explicit(&g_lock, memory_order_relaxed);
-
-    if (!m)
-        return 0;
-    return g_trylock((pthread_mutex_t *)(uintptr_t)m) == 0 ? 1 : -1;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
 }
 
-void loader_lock_release(void)
+static atomic_uint_fast64_t g_gave_up;
+
+/* Free, or held by this thread with its owner recorded. */
+static int usable(const mutex_head *m, pid_t *self)
+{
+    int owner;
+
+    if (__atomic_load_n(&m->lock, __ATOMIC_ACQUIRE) == 0)
+        return 1;
+    owner = __atomic_load_n(&m->owner, __ATOMIC_RELAXED);
+    if (owner == 0)
+        return 0; /* half taken or half released */
+    if (!*self)
+        *self = (pid_t)syscall(SYS_gettid);
+    return owner == *self;
+}
+
+int loader_lock_check(void)
 {
     const mutex_head *m = atomic_load_explicit(&g_lock, memory_order_relaxed);
+    uint64_t start;
+    pid_t self = 0;
+    int i;
 
-    g_unlock((pthread_mutex_t *)(uintptr_t)m);
+    if (!m || usable(m, &self))
+        return 1;
+    start = time_mono_ns();
+    do {
+        for (i = 0; i < 64; i++)
+            cpu_relax();
+        if (usable(m, &self))
+            return 1;
+    } while (time_mono_ns() - start < LOADER_WAIT_NS);
+    atomic_fetch_add_explicit(&g_gave_up, 1, memory_order_relaxed);
+    return 0;
+}
+
+uint64_t loader_lock_gave_up(void)
+{
+    return atomic_load_explicit(&g_gave_up, memory_order_relaxed);
 }

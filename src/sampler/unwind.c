@@ -85,7 +85,26 @@ int unwind_setup(void)
     return unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_NONE) == 0;
 }
 
-int unwind_from_signal(void *ucontext, uint64_t *pcs, int max, int young)
+/* The interrupted PC alone, for a sample that may not unwind. */
+static int leaf_only(const void *ucontext, uint64_t *pcs, int max)
+{
+    const ucontext_t *uc = ucontext;
+    uint64_t pc = 0;
+
+    if (!uc || max < 1)
+        return 0;
+#if defined(__x86_64__)
+    pc = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    pc = (uint64_t)uc->uc_mcontext.pc;
+#endif
+    if (!pc)
+        return 0;
+    pcs[0] = pc;
+    return 1;
+}
+
+static int unwind_walk(void *ucontext, uint64_t *pcs, int max, int young)
 {
     int fast;
 
@@ -100,6 +119,15 @@ int unwind_from_signal(void *ucontext, uint64_t *pcs, int max, int young)
     if (fast > 0)
         return fast;
     return unwind_cursor(ucontext, pcs, max);
+}
+
+int unwind_from_signal(void *ucontext, uint64_t *pcs, int max, int young)
+{
+    /* The loader's lock stayed taken (loader_lock.c): unwinding could wait
+     * on this very thread.  The sample keeps its weight and its leaf. */
+    if (!loader_lock_check())
+        return leaf_only(ucontext, pcs, max);
+    return unwind_walk(ucontext, pcs, max, young);
 }
 
 static int unwind_cursor(void *ucontext, uint64_t *pcs, int max)
@@ -123,19 +151,16 @@ static int unwind_cursor(void *ucontext, uint64_t *pcs, int max)
 int sampler_backtrace(uint64_t *words, int max, int skip)
 {
     void *tmp[RING_MAX_WORDS + 8];
-    int n, i, want = max + skip + 1, held;
+    int n, i, want = max + skip + 1;
 
     if (want > (int)(sizeof(tmp) / sizeof(tmp[0])))
         want = (int)(sizeof(tmp) / sizeof(tmp[0]));
     /* A hook may run while the host holds a lock that a thread inside
-     * dl_iterate_phdr waits for: never wait on the loader (the caller keeps
-     * its leaf frame). */
-    held = loader_lock_try();
-    if (held < 0)
+     * dl_iterate_phdr waits for: no wait on a loader's lock that stays
+     * held (the caller keeps its leaf frame). */
+    if (!loader_lock_check())
         return 0;
     n = unw_backtrace(tmp, want);
-    if (held)
-        loader_lock_release();
     /* +1: this function's own frame. */
     skip += 1;
     for (i = skip; i < n && i - skip < max; i++)
@@ -148,21 +173,18 @@ int sampler_backtrace_cold(uint64_t *words, int max)
     unw_context_t ctx;
     unw_cursor_t cursor;
     unw_word_t ip;
-    int n = 0, held;
+    int n = 0;
 
     /* A cursor walk: no per-thread trace cache to fill (see
      * unwind_from_signal), for threads that walk once, at their exit.
-     * Our thread lock is held: never wait on the loader. */
-    held = loader_lock_try();
-    if (held < 0)
+     * Our thread lock is held: no wait on a loader's lock that stays held. */
+    if (!loader_lock_check() || unw_getcontext(&ctx) < 0 ||
+        unw_init_local(&cursor, &ctx) < 0)
         return 0;
-    if (unw_getcontext(&ctx) == 0 && unw_init_local(&cursor, &ctx) == 0)
-        while (n < max && unw_step(&cursor) > 0) {
-            if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0)
-                break;
-            words[n++] = (uint64_t)ip;
-        }
-    if (held)
-        loader_lock_release();
+    while (n < max && unw_step(&cursor) > 0) {
+        if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0)
+            break;
+        words[n++] = (uint64_t)ip;
+    }
     return n;
 }
