@@ -1290,6 +1290,8 @@ void sampler_stop(void)
               atomic_load(&g_handler_ns) / 1e6);
     LOG_DEBUG("cpu sampler: %llu signals deferred (re-entered or on a small "
               "or nearly full stack)", (unsigned long long)atomic_load(&g_deferred));
+    LOG_DEBUG("cpu sampler: %llu stacks kept their leaf only (the loader's "
+              "lock stayed taken)", (unsigned long long)loader_lock_gave_up());
     /* Naming thread_hooks_started() also makes a static link pull in our
      * pthread_create even when a sanitizer runtime's comes first. */
     LOG_DEBUG("cpu sampler: %lu threads started through pthread_create, "
