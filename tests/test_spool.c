@@ -498,6 +498,54 @@ static void test_file_mode_names(void)
     TEST_OK("file:// names are generated from checked parts");
 }
 
+/* A spooled record whose file:// write fails (here a directory sits where
+ * its temporary file goes) is kept, not deleted, and written once the
+ * obstacle is gone. */
+static void test_file_mode_write_failure(void)
+{
+    char *dir = wl_tempdir("spool_fw"), *out = wl_tempdir("spool_fw_out");
+    char url[600], block[700];
+    pyroscope_config cfg = PYROSCOPE_CONFIG_INIT;
+    unsigned char rec[1024];
+    pyroscope_stats st;
+    spool *s;
+    size_t n;
+    pyroscope *p;
+    double t0;
+
+    ASSERT_EQ(spool_open(&s, dir), 0);
+    n = hand_record(rec, 2, 3, "31:kept.app\n32:cpu\n33:77\n34:5\n", 4,
+                    "body-of-a-kept-profile", 0);
+    ASSERT_EQ(spool_write_raw(s, rec, n, NULL), 0);
+    spool_close(s);
+    snprintf(block, sizeof(block), "%s/kept.app.cpu.77.5.pb.gz.tmp", out);
+    ASSERT_EQ(mkdir(block, 0700), 0);
+    snprintf(url, sizeof(url), "file://%s", out);
+    cfg.application_name = "spool-fw";
+    cfg.server_address = url;
+    cfg.upload_interval_ms = 100;
+    cfg.spool_dir = dir;
+    cfg.log_level = PYROSCOPE_LOG_OFF;
+    ASSERT_EQ(pyroscope_start(&p, &cfg), 0);
+    /* Wait until a write has failed, then clear the way. */
+    t0 = wl_mono();
+    do {
+        work_alpha(0.02);
+        ASSERT_EQ(pyroscope_get_stats(p, &st), 0);
+    } while (st.upload_failures == 0 && wl_mono() - t0 < 60);
+    ASSERT(st.upload_failures > 0);
+    ASSERT_EQ(st.profiles_dropped, 0);
+    ASSERT_EQ(rmdir(block), 0);
+    t0 = wl_mono();
+    while (!exists(out, "kept.app.cpu.77.5.pb.gz") && wl_mono() - t0 < 60)
+        work_alpha(0.05);
+    pyroscope_stop(p);
+    ASSERT(exists(out, "kept.app.cpu.77.5.pb.gz"));
+    free(dir);
+    free(out);
+    TEST_OK("a file:// write that fails keeps the profile for a retry");
+}
+
 /* ---- claims ---- */
 
 static unsigned long long start_of(long pid)
@@ -694,6 +742,7 @@ int main(void)
     test_planted_files();
     test_planted_attack_end_to_end();
     test_file_mode_names();
+    test_file_mode_write_failure();
     test_claims();
     test_trim_and_quarantine_bound();
     return 0;

@@ -133,6 +133,9 @@ static int safe_file_name(const char *n)
     return 1;
 }
 
+/* HTTP_DELIVERED, HTTP_DROP for a name we will never write, or HTTP_RETRY
+ * when the directory cannot take the file now (full disk, removed, ...):
+ * the profile and its spool record wait like they would for a server. */
 static int write_file(upload *u, const upload_job *job)
 {
     char path[4096], tmp[4200];
@@ -141,7 +144,7 @@ static int write_file(upload *u, const upload_job *job)
 
     if (!safe_file_name(job->file_name)) {
         LOG_WARN("file:// profile has an unsafe file name: dropped");
-        return -1;
+        return HTTP_DROP;
     }
     snprintf(path, sizeof(path), "%s/%s", u->file_dir, job->file_name);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -150,15 +153,15 @@ static int write_file(upload *u, const upload_job *job)
         f = fopen(tmp, "wbex"); /* a leftover of a run that died */
     if (!f) {
         LOG_WARN("cannot write %s: %s", tmp, strerror(errno));
-        return -1;
+        return HTTP_RETRY;
     }
     w = fwrite(job->body, 1, job->len, f);
     if (fclose(f) != 0 || w != job->len || rename(tmp, path) != 0) {
         LOG_WARN("cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
-        return -1;
+        return HTTP_RETRY;
     }
-    return 0;
+    return HTTP_DELIVERED;
 }
 
 static int abort_cb(void *p, curl_off_t a, curl_off_t b, curl_off_t c,
@@ -482,7 +485,7 @@ static int deliver(upload *u, const upload_job *job, long *wait_ms)
 {
     *wait_ms = 0;
     if (u->file_dir)
-        return write_file(u, job) == 0 ? HTTP_DELIVERED : HTTP_DROP;
+        return write_file(u, job);
     return post(u, job, wait_ms);
 }
 
