@@ -330,6 +330,50 @@ static void test_env(void)
     TEST_OK("PYROSCOPE_API rejects unknown names");
 }
 
+/* Zero-code OTLP: the API, endpoint and service name from the environment
+ * alone (PYROSCOPE_API and the OpenTelemetry exporter's own names). */
+static void test_env_otlp(void)
+{
+    http_server *s = http_server_start();
+    pyroscope_config cfg = PYROSCOPE_CONFIG_INIT;
+    char url[128];
+    pyroscope *p;
+    http_request *rq;
+    otlp_req *r;
+    unsigned char *plain;
+    size_t plain_len = 0;
+
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d", http_server_port(s));
+    setenv("PYROSCOPE_API", "otlp", 1);
+    setenv("OTEL_EXPORTER_OTLP_ENDPOINT", url, 1);
+    setenv("OTEL_SERVICE_NAME", "otel_env_service", 1);
+    cfg.upload_interval_ms = 60000;
+    ASSERT_EQ(pyroscope_start(&p, &cfg), 0);
+    work_alpha(0.2);
+    ASSERT_EQ(pyroscope_flush(p, 10000), 0);
+    pyroscope_stop(p);
+    unsetenv("PYROSCOPE_API");
+    unsetenv("OTEL_EXPORTER_OTLP_ENDPOINT");
+    unsetenv("OTEL_SERVICE_NAME");
+
+    ASSERT(http_server_count(s) >= 1);
+    rq = http_server_get(s, 0);
+    ASSERT_STR_EQ(rq->target, "/v1development/profiles");
+    plain = test_gunzip(rq->body, rq->len, &plain_len);
+    ASSERT(plain != NULL);
+    r = pyroscope__otlp__export_profiles_service_request__unpack(
+        NULL, plain_len, plain);
+    ASSERT(r != NULL);
+    ASSERT_STR_EQ(resource_attr(r, "service.name"), "otel_env_service");
+    pyroscope__otlp__export_profiles_service_request__free_unpacked(r, NULL);
+    free(plain);
+    http_request_free(rq);
+    free(rq);
+    http_server_stop(s);
+    TEST_OK("PYROSCOPE_API=otlp with OTEL_EXPORTER_OTLP_ENDPOINT and "
+            "OTEL_SERVICE_NAME exports to that endpoint under that name");
+}
+
 /*
  * For tests/integration/otlp.py: profile a 75/25 work_alpha/work_beta
  * split, each in its own tag scope, with api = OTLP to a real server;
@@ -375,6 +419,7 @@ int main(int argc, char **argv)
     test_convert_heap();
     test_convert_garbage();
     test_env();
+    test_env_otlp();
     test_export();
     return 0;
 }
