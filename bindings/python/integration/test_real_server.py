@@ -21,7 +21,7 @@ def test_cpu_split_and_tag_filter(server_url):
     src = open(os.path.join(WORKLOADS, "split.py")).read().replace(
         'application_name="py.split"', 'application_name=%r' % app)
     start = int(time.time() * 1000) - 60000
-    subprocess.run([sys.executable, "-c", src, server_url, "4.0"],
+    subprocess.run([sys.executable, "-c", src, server_url, "4.0", "tagged"],
                    check=True, timeout=300)
     sel = '{service_name="%s"}' % app
     st = pyro.wait_functions(server_url, pyro.CPU, sel,
@@ -35,10 +35,16 @@ def test_cpu_split_and_tag_filter(server_url):
     # LabelValues has them)
     assert pyro.label_values(server_url, "process.runtime.name", sel,
                              start_ms=start) == ["cpython"]
-    other = pyro.stacks(server_url, pyro.CPU,
-                        '{service_name="%s", suite="other"}' % app,
-                        start_ms=start)
-    assert not other.total, other.top()
+    # a per-request tag selects only the work done under it
+    for phase, mine, theirs in (("heavy", "heavy_a", "light_b"),
+                                ("light", "light_b", "heavy_a")):
+        tagged = pyro.stacks(server_url, pyro.CPU,
+                             '{service_name="%s", phase="%s"}' % (app, phase),
+                             start_ms=start)
+        got, other = tagged.total.get(mine, 0), tagged.total.get(theirs, 0)
+        print("real server: phase=%s: %s %.2f s, %s %.2f s" % (
+            phase, mine, got / 1e9, theirs, other / 1e9))
+        assert got > 0 and other == 0, tagged.top()
 
 
 def test_memory_and_wall_profiles(server_url):

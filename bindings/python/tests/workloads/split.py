@@ -41,9 +41,16 @@ def main():
     pyroscope.configure(application_name="py.split", server_address=sys.argv[1],
                         tags={"suite": "split"}, upload_interval=1.0, **extra)
     cycle = 0.0317
+    tagged = sys.argv[3:] == ["tagged"]  # per-request tags on each phase
     for _ in range(int(TOTAL / cycle)):
-        heavy_a(cycle * 0.75)
-        light_b(cycle * 0.25)
+        if tagged:
+            with pyroscope.tag_wrapper({"phase": "heavy"}):
+                heavy_a(cycle * 0.75)
+            with pyroscope.tag_wrapper({"phase": "light"}):
+                light_b(cycle * 0.25)
+        else:
+            heavy_a(cycle * 0.75)
+            light_b(cycle * 0.25)
     pyroscope.shutdown()
 
 
