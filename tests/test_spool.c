@@ -346,7 +346,7 @@ static void test_planted_files(void)
     upload_job j;
     spool *s, *other;
     char *odir = wl_tempdir("spool_other");
-    int i;
+    int i, planted;
 
     ASSERT_EQ(spool_open(&s, dir), 0);
     ASSERT_EQ(spool_open(&other, odir), 0);
@@ -402,8 +402,26 @@ static void test_planted_files(void)
     write_plain(dir, "pyroscope-spool-00000000000000000007-1-0.zst", junk,
                 sizeof(junk), 0600);
     write_plain(dir, "pyroscope-spool-\x1b[31mred;.zst", junk, 0, 0600);
+    /* 9: a valid record of ours given to another user (needs root, as in
+     * CI: a planter's file carries the planter's uid). */
+    planted = 8;
+    if (geteuid() == 0) {
+        j = make_job(INGEST_PATH, NULL, NULL, "x");
+        ASSERT_EQ(spool_write(s, &j), 0);
+        upload_job_free(&j);
+        char cmd[1400];
+        snprintf(cmd, sizeof(cmd),
+                 "cd '%s' && f=$(ls pyroscope-spool-* | grep -v '^pyroscope-"
+                 "spool-0000000000000000000' | grep -v red) && mv \"$f\" "
+                 "pyroscope-spool-00000000000000000009-1-0.zst && chown 65534 "
+                 "pyroscope-spool-00000000000000000009-1-0.zst", dir);
+        ASSERT(system(cmd) == 0);
+        planted = 9;
+    } else {
+        printf("  (not root: the other-owner case is not planted)\n");
+    }
     ASSERT_EQ(claim_all(s), 0);
-    ASSERT_EQ(count_prefix(dir, "\\.quarantine-"), 8);
+    ASSERT_EQ(count_prefix(dir, "\\.quarantine-"), planted);
     ASSERT(count_prefix(dir, "pyroscope-spool-") == 0);
     /* The symlink was moved, its target untouched. */
     {
@@ -418,7 +436,8 @@ static void test_planted_files(void)
     free(dir);
     free(odir);
     TEST_OK("planted records (old format, foreign key, symlink, FIFO, "
-            "group-writable, oversized, garbage, odd name) quarantined");
+            "group-writable, oversized, garbage, odd name, another owner) "
+            "quarantined");
 }
 
 /* The reported attack end to end: nothing reaches the other port. */
