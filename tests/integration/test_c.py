@@ -12,6 +12,7 @@ and the result is read back through the server's own query API:
               the holders it_hold_major/minor (3:1 contentions, same hold)
   block       the same run's block profile: the waiters it_wait_major/minor
   heap-push, lock-push   the same over the push API
+  heap-otlp, lock-otlp   the same over OTLP (/v1development/profiles)
   preload     tests/integration/it_plain under LD_PRELOAD, no code change
 
 For each: service_name is the application name (no ".cpu"), the profile
@@ -85,6 +86,15 @@ def paths(build, prefix, want):
     heap_kw = dict(tag='part="minor"', only="it_alloc_minor",
                    absent="it_alloc_major", extra_splits=(pyro.INUSE_SPACE,))
     block = [pyro.BLOCK_COUNT, pyro.BLOCK_DELAY]
+    # The server's OTLP receiver names a profile after its period type, so
+    # over OTLP the IDs read name:type:unit:name:unit (ingest_handler.go /
+    # convert.go in grafana/pyroscope); the converter sends the pprof
+    # profile's name as the period type for that reason.
+    def otlp_ids(ids, name):
+        return [":".join(t.split(":")[:3] + [name, t.split(":")[4]])
+                for t in ids]
+    heap_otlp = otlp_ids(heap, "memory")
+    lock_otlp = otlp_ids(lock, "mutex")
     lock_kw = dict(tag='part="minor"', only="it_hold_minor",
                    absent="it_hold_major", extra_splits=(pyro.MUTEX_DELAY,))
     block_kw = dict(tag='part="minor"', only="it_wait_minor",
@@ -115,6 +125,14 @@ def paths(build, prefix, want):
         Path("lock-push", [os.path.join(tb, "it_app"), "lock"],
              env("lock-push", PYROSCOPE_API="push"), lock, pyro.MUTEX_COUNT,
              "it_hold_major", "it_hold_minor", **lock_kw),
+        Path("heap-otlp", [os.path.join(tb, "it_app"), "heap"],
+             env("heap-otlp", PYROSCOPE_API="otlp"), heap_otlp, heap_otlp[0],
+             "it_alloc_major", "it_alloc_minor",
+             **dict(heap_kw, extra_splits=(heap_otlp[2],))),
+        Path("lock-otlp", [os.path.join(tb, "it_app"), "lock"],
+             env("lock-otlp", PYROSCOPE_API="otlp"), lock_otlp, lock_otlp[0],
+             "it_hold_major", "it_hold_minor",
+             **dict(lock_kw, extra_splits=(lock_otlp[1],))),
         Path("preload", [os.path.join(tb, "it_plain"), "split", "3"],
              env("preload", LD_PRELOAD=lib, PYROSCOPE_LABELS="job=split"),
              cpu, pyro.CPU, "it_cpu_major", "it_cpu_minor",
