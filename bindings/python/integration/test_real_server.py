@@ -6,6 +6,8 @@ import sys
 import time
 import uuid
 
+import pytest
+
 import pyro
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -16,18 +18,24 @@ def unique(prefix):
     return "python-%s-%s" % (prefix, uuid.uuid4().hex[:8])
 
 
-def test_cpu_split_and_tag_filter(server_url):
-    app = unique("split")
+@pytest.mark.parametrize("api", ["push", "ingest"])
+def test_cpu_split_and_tag_filter(server_url, api, tmp_path):
+    app = unique("split-" + api)
     src = open(os.path.join(WORKLOADS, "split.py")).read().replace(
         'application_name="py.split"', 'application_name=%r' % app)
+    # From a file at an absolute path, as an application runs: for
+    # spyName=pyspy over /ingest the server renames functions whose file
+    # is not absolute to "<file> <function>" (og/convert/pprof/profile.go).
+    script = tmp_path / "split_app.py"
+    script.write_text(src)
     start = int(time.time() * 1000) - 60000
-    subprocess.run([sys.executable, "-c", src, server_url, "4.0", "tagged"],
-                   check=True, timeout=300)
+    subprocess.run([sys.executable, str(script), server_url, "4.0", "tagged",
+                    api], check=True, timeout=300)
     sel = '{service_name="%s"}' % app
     st = pyro.wait_functions(server_url, pyro.CPU, sel,
                              ["heavy_a", "light_b", "main"], start_ms=start)
     share = 100 * st.split("heavy_a", "light_b")
-    print("real server: heavy_a %.1f%%" % share)
+    print("real server (%s): heavy_a %.1f%%" % (api, share))
     assert abs(share - 75.0) <= 3.0, st.top(10, by="total")
     assert pyro.label_values(server_url, "suite", sel, start_ms=start) == \
         ["split"]
@@ -42,8 +50,8 @@ def test_cpu_split_and_tag_filter(server_url):
                              '{service_name="%s", phase="%s"}' % (app, phase),
                              start_ms=start)
         got, other = tagged.total.get(mine, 0), tagged.total.get(theirs, 0)
-        print("real server: phase=%s: %s %.2f s, %s %.2f s" % (
-            phase, mine, got / 1e9, theirs, other / 1e9))
+        print("real server (%s): phase=%s: %s %.2f s, %s %.2f s" % (
+            api, phase, mine, got / 1e9, theirs, other / 1e9))
         assert got > 0 and other == 0, tagged.top()
 
 

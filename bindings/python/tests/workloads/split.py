@@ -35,13 +35,16 @@ def light_b(budget):
 
 
 def main():
+    flags = set(sys.argv[3:])
     extra = {}
-    if sys.argv[3:] == ["qualified"]:
+    if "qualified" in flags:
         extra = dict(api="ingest", qualified_names=True)
+    elif "ingest" in flags:
+        extra = dict(api="ingest")
     pyroscope.configure(application_name="py.split", server_address=sys.argv[1],
                         tags={"suite": "split"}, upload_interval=1.0, **extra)
     cycle = 0.0317
-    tagged = sys.argv[3:] == ["tagged"]  # per-request tags on each phase
+    tagged = "tagged" in flags  # per-request tags on each phase
     for _ in range(int(TOTAL / cycle)):
         if tagged:
             with pyroscope.tag_wrapper({"phase": "heavy"}):
