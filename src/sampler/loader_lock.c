@@ -74,6 +74,7 @@ typedef struct scan {
 
 static const mutex_head *_Atomic g_lock;
 
+#ifdef __GLIBC__ /* the lock's layout and _rtld_global are glibc's */
 static int owned_by(const mutex_head *m, pid_t tid)
 {
     return m->lock != 0 && m->owner == tid && m->count >= 1 &&
@@ -129,8 +130,11 @@ static const mutex_head *pick(const scan *s)
     return lock;
 }
 
+#endif /* __GLIBC__ */
+
 int loader_lock_find(void)
 {
+#ifdef __GLIBC__
     scan s = {0};
     const mutex_head *lock;
 
@@ -145,6 +149,9 @@ int loader_lock_find(void)
         return 0;
     atomic_store(&g_lock, lock);
     return 1;
+#else
+    return 0; /* another libc: no lock known, unwinds go on as before */
+#endif
 }
 
 static void cpu_relax(void)
