@@ -1,5 +1,5 @@
 /*
- * The CPU sampler never waits on the dynamic loader's lock.
+ * The CPU sampler does not wait on a dynamic loader's lock that stays held.
  *
  * A thread inside dl_iterate_phdr() holds the loader's lock while its
  * callback runs; here the callback waits for a mutex that a busy thread
@@ -151,6 +151,7 @@ int main(void)
     ASSERT_NEAR((double)locked / (g_held_cpu * 1e3), 1.0, 0.1);
     ASSERT_NEAR((double)(locked + alpha) / (g_total_cpu * 1e3), 1.0, 0.1);
     free(dir);
-    TEST_OK("a busy thread's samples wait for no dl_iterate_phdr callback");
+    TEST_OK("a busy thread's samples do not wait on a dl_iterate_phdr "
+            "callback");
     return 0;
 }
