@@ -56,13 +56,24 @@ __attribute__((noinline)) static void *short_thread(void *arg)
     return NULL;
 }
 
+/*
+ * Rounds of 3:1 alpha/beta whose lengths vary (0.5-1.5x the mean): rounds
+ * of one fixed length that is a whole number of sampling periods (1.5 s /
+ * 20 at 100 Hz was 7.5) meet the CPU-time grid at the same offsets every
+ * round, so a thread's split read 0.733 or 0.767 whatever the sampler did.
+ */
 __attribute__((noinline)) static void *busy_thread(void *arg)
 {
     double s = *(double *)arg;
+    uint64_t x = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)&s;
 
-    for (int i = 0; i < 20; i++) {
-        work_alpha(s * 0.75 / 20);
-        work_beta(s * 0.25 / 20);
+    for (int i = 0; i < 40; i++) {
+        double f;
+
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        f = 0.5 + (double)(x >> 11) / 9007199254740992.0;
+        work_alpha(f * s * 0.75 / 40);
+        work_beta(f * s * 0.25 / 40);
     }
     add_cpu(wl_thread_cpu());
     return NULL;
