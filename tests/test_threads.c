@@ -58,9 +58,10 @@ __attribute__((noinline)) static void *short_thread(void *arg)
 
 /*
  * Rounds of 3:1 alpha/beta whose lengths vary (0.5-1.5x the mean): rounds
- * of one fixed length that is a whole number of sampling periods (1.5 s /
- * 20 at 100 Hz was 7.5) meet the CPU-time grid at the same offsets every
- * round, so a thread's split read 0.733 or 0.767 whatever the sampler did.
+ * of one fixed length that is a simple multiple of the sampling period
+ * (1.5 s / 20 = 7.5 periods at 100 Hz) meet the CPU-time grid at the same
+ * few offsets, so a thread's split read 0.733 or 0.767 whatever the
+ * sampler did.
  */
 __attribute__((noinline)) static void *busy_thread(void *arg)
 {
