@@ -339,6 +339,24 @@ static void test_sealed_but_malformed(void)
     TEST_OK("sealed records outside the fixed set are quarantined");
 }
 
+/* Write a valid record with `s`, rename it to `name` (the planted files
+ * all have names of that all-zero form, so the new one is the other) and
+ * run `then` on it (a shell command taking the file name). */
+static void plant_own_record(spool *s, const char *dir, const char *name,
+                             const char *then)
+{
+    upload_job j = make_job(INGEST_PATH, NULL, NULL, "x");
+    char cmd[1400];
+
+    ASSERT_EQ(spool_write(s, &j), 0);
+    upload_job_free(&j);
+    snprintf(cmd, sizeof(cmd),
+             "cd '%s' && f=$(ls pyroscope-spool-* | grep -v '^pyroscope-"
+             "spool-0000000000000000000' | grep -v red) && mv \"$f\" %s && "
+             "%s %s", dir, name, then, name);
+    ASSERT(system(cmd) == 0);
+}
+
 static void test_planted_files(void)
 {
     char *dir = wl_tempdir("spool_plant"), *p, victim[600];
@@ -376,18 +394,8 @@ static void test_planted_files(void)
     ASSERT(mkfifo(p, 0600) == 0);
     free(p);
     /* 5: a valid record others may write. */
-    j = make_job(INGEST_PATH, NULL, NULL, "x");
-    ASSERT_EQ(spool_write(s, &j), 0);
-    upload_job_free(&j);
-    {
-        char cmd[1400];
-        snprintf(cmd, sizeof(cmd),
-                 "cd '%s' && f=$(ls pyroscope-spool-* | grep -v '^pyroscope-"
-                 "spool-0000000000000000000') && mv \"$f\" "
-                 "pyroscope-spool-00000000000000000005-1-0.zst && chmod 0622 "
-                 "pyroscope-spool-00000000000000000005-1-0.zst", dir);
-        ASSERT(system(cmd) == 0);
-    }
+    plant_own_record(s, dir, "pyroscope-spool-00000000000000000005-1-0.zst",
+                     "chmod 0622");
     /* 6: too large (sparse). */
     p = cat(dir, "pyroscope-spool-00000000000000000006-1-0.zst");
     {
@@ -406,16 +414,9 @@ static void test_planted_files(void)
      * CI: a planter's file carries the planter's uid). */
     planted = 8;
     if (geteuid() == 0) {
-        j = make_job(INGEST_PATH, NULL, NULL, "x");
-        ASSERT_EQ(spool_write(s, &j), 0);
-        upload_job_free(&j);
-        char cmd[1400];
-        snprintf(cmd, sizeof(cmd),
-                 "cd '%s' && f=$(ls pyroscope-spool-* | grep -v '^pyroscope-"
-                 "spool-0000000000000000000' | grep -v red) && mv \"$f\" "
-                 "pyroscope-spool-00000000000000000009-1-0.zst && chown 65534 "
-                 "pyroscope-spool-00000000000000000009-1-0.zst", dir);
-        ASSERT(system(cmd) == 0);
+        plant_own_record(s, dir,
+                         "pyroscope-spool-00000000000000000009-1-0.zst",
+                         "chown 65534");
         planted = 9;
     } else {
         printf("  (not root: the other-owner case is not planted)\n");
@@ -476,29 +477,43 @@ static void test_planted_attack_end_to_end(void)
 
 /* ---- file:// names ---- */
 
-static void test_file_mode_names(void)
+/* Spool one hand-made record (`fields`, `body`) in `dir`, then start a
+ * file:// run into `out` that will take it. */
+static pyroscope *start_file_mode(const char *dir, const char *out,
+                                  const char *app, const char *fields,
+                                  const char *body)
 {
-    char *dir = wl_tempdir("spool_fm"), *out = wl_tempdir("spool_fm_out");
-    char url[600], *parent, **files;
     pyroscope_config cfg = PYROSCOPE_CONFIG_INIT;
     unsigned char rec[1024];
+    char url[600];
+    pyroscope *p;
     spool *s;
     size_t n;
-    pyroscope *p;
-    double t0;
 
     ASSERT_EQ(spool_open(&s, dir), 0);
-    n = hand_record(rec, 2, 3, "31:spooled.app\n32:cpu\n33:123\n34:4\n", 4,
-                    "body-of-a-spooled-profile", 0);
+    n = hand_record(rec, 2, 3, fields, 4, body, 0);
     ASSERT_EQ(spool_write_raw(s, rec, n, NULL), 0);
     spool_close(s);
     snprintf(url, sizeof(url), "file://%s", out);
-    cfg.application_name = "spool-fm";
+    cfg.application_name = app;
     cfg.server_address = url;
     cfg.upload_interval_ms = 100;
     cfg.spool_dir = dir;
     cfg.log_level = PYROSCOPE_LOG_OFF;
     ASSERT_EQ(pyroscope_start(&p, &cfg), 0);
+    return p;
+}
+
+static void test_file_mode_names(void)
+{
+    char *dir = wl_tempdir("spool_fm"), *out = wl_tempdir("spool_fm_out");
+    char *parent, **files;
+    pyroscope *p;
+    double t0;
+
+    p = start_file_mode(dir, out, "spool-fm",
+                        "31:spooled.app\n32:cpu\n33:123\n34:4\n",
+                        "body-of-a-spooled-profile");
     t0 = wl_mono();
     while (!exists(out, "spooled.app.cpu.123.4.pb.gz") && wl_mono() - t0 < 60)
         work_alpha(0.05);
@@ -523,29 +538,16 @@ static void test_file_mode_names(void)
 static void test_file_mode_write_failure(void)
 {
     char *dir = wl_tempdir("spool_fw"), *out = wl_tempdir("spool_fw_out");
-    char url[600], block[700];
-    pyroscope_config cfg = PYROSCOPE_CONFIG_INIT;
-    unsigned char rec[1024];
+    char block[700];
     pyroscope_stats st;
-    spool *s;
-    size_t n;
     pyroscope *p;
     double t0;
 
-    ASSERT_EQ(spool_open(&s, dir), 0);
-    n = hand_record(rec, 2, 3, "31:kept.app\n32:cpu\n33:77\n34:5\n", 4,
-                    "body-of-a-kept-profile", 0);
-    ASSERT_EQ(spool_write_raw(s, rec, n, NULL), 0);
-    spool_close(s);
     snprintf(block, sizeof(block), "%s/kept.app.cpu.77.5.pb.gz.tmp", out);
     ASSERT_EQ(mkdir(block, 0700), 0);
-    snprintf(url, sizeof(url), "file://%s", out);
-    cfg.application_name = "spool-fw";
-    cfg.server_address = url;
-    cfg.upload_interval_ms = 100;
-    cfg.spool_dir = dir;
-    cfg.log_level = PYROSCOPE_LOG_OFF;
-    ASSERT_EQ(pyroscope_start(&p, &cfg), 0);
+    p = start_file_mode(dir, out, "spool-fw",
+                        "31:kept.app\n32:cpu\n33:77\n34:5\n",
+                        "body-of-a-kept-profile");
     /* Wait until a write has failed, then clear the way. */
     t0 = wl_mono();
     do {
