@@ -21,6 +21,10 @@ int ring_init(ring *r, size_t capacity)
                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED)
         return -1;
+    /* A forked child never uses its parent's ring (it starts a profiler
+     * of its own), and these 4 MB of touched pages made every fork copy
+     * their page table entries and every later parent write fault. */
+    (void)madvise(mem, bytes, MADV_DONTFORK);
     r->cells = mem;
     r->mask = capacity - 1;
     for (i = 0; i < capacity; i++)
