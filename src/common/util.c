@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #endif
 #include "util.h"
+#include "../fdguard/fdguard.h"
 
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -194,7 +195,7 @@ int array_grow(void **v, size_t *cap, size_t need, size_t elem)
 
 static int urandom(unsigned char *p, size_t n)
 {
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    int fd = FDGUARD(open("/dev/urandom", O_RDONLY | O_CLOEXEC));
     ssize_t got;
 
     if (fd < 0)
@@ -206,7 +207,7 @@ static int urandom(unsigned char *p, size_t n)
         if (got > 0)
             p += got, n -= (size_t)got;
     }
-    close(fd);
+    fdguard_close(fd);
     return n == 0 ? 0 : -1;
 }
 

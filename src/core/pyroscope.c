@@ -15,6 +15,7 @@
 #include "hook_switch.h"
 #include "sampler/sampler.h"
 #include "tags/tags.h"
+#include "../fdguard/fdguard.h"
 
 #define RING_CAPACITY 2048
 
@@ -412,6 +413,9 @@ static void atfork_child(void)
     hooks_atfork_child();
     tags_atfork_child();
     sampler_atfork_child();
+    /* After the sampler closed its perf fds, before a restart opens new
+     * descriptors: the parent's are of no use here. */
+    fdguard_atfork_child();
     if (!old && !g_restart_cancelled)
         old = g_pending; /* forked again before its own restart */
     g_pending = NULL;

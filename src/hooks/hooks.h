@@ -17,6 +17,7 @@
 #define PYROSCOPE_HOOKS_H
 
 #include "exec_hooks.h"
+#include "fd_hooks.h"
 #include "lock_hooks.h"
 #include "malloc_hooks.h"
 #include "thread_hooks.h"

@@ -25,6 +25,7 @@
 #include "perf.h"
 #include "sampler.h"
 #include "unwind.h"
+#include "../fdguard/fdguard.h"
 
 /* musl names the SIGEV_THREAD_ID target field; glibc 2.36 does not. */
 #ifndef sigev_notify_thread_id
@@ -661,7 +662,7 @@ static int threads_may_have_changed(void)
 /* The thread ids now in /proc/self/task; malloc'd, *n of them. */
 static pid_t *list_tasks(size_t *n)
 {
-    DIR *dir = opendir("/proc/self/task");
+    DIR *dir = fdguard_opendir("/proc/self/task");
     struct dirent *de;
     pid_t *v = NULL;
     size_t cap = 0;
@@ -678,7 +679,7 @@ static pid_t *list_tasks(size_t *n)
             break;
         v[(*n)++] = tid;
     }
-    closedir(dir);
+    fdguard_closedir(dir);
     return v;
 }
 
@@ -746,11 +747,11 @@ static int thread_running(pid_t tid)
     int fd;
 
     snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = FDGUARD(open(path, O_RDONLY | O_CLOEXEC));
     if (fd < 0)
         return 0;
     n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
+    fdguard_close(fd);
     if (n <= 0)
         return 0;
     buf[n] = '\0';
@@ -1292,6 +1293,8 @@ void sampler_stop(void)
               "or nearly full stack)", (unsigned long long)atomic_load(&g_deferred));
     LOG_DEBUG("cpu sampler: %llu stacks kept their leaf only (the loader's "
               "lock stayed taken)", (unsigned long long)loader_lock_gave_up());
+    LOG_DEBUG("cpu sampler: %lu memory reads checked where unwind info "
+              "ended", unwind_checked_reads());
     /* Naming thread_hooks_started() also makes a static link pull in our
      * pthread_create even when a sanitizer runtime's comes first. */
     LOG_DEBUG("cpu sampler: %lu threads started through pthread_create, "
@@ -1322,7 +1325,7 @@ void sampler_atfork_child(void)
     pthread_mutex_init(&g_threads_lock, NULL);
     for (i = 0; i < g_nthreads; i++)
         if (g_threads[i].perf_fd >= 0)
-            close(g_threads[i].perf_fd);
+            fdguard_close(g_threads[i].perf_fd);
     free(g_threads);
     free(g_hot);
     g_hot = NULL;

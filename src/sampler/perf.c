@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../fdguard/fdguard.h"
 
 #define MAX_BUDGET 1024
 
@@ -42,11 +43,11 @@ static int open_event(pid_t tid, uint64_t first_ns)
     /* Kernel time counts too where allowed: a hit inside a syscall is then
      * delivered on return to the very user stack that made it. */
     a.exclude_kernel = (unsigned)g_user_only;
-    fd = sys_perf_event_open(&a, tid);
+    fd = FDGUARD((int)sys_perf_event_open(&a, tid));
     if (fd < 0 && (errno == EACCES || errno == EPERM) && !g_user_only) {
         g_user_only = 1;
         a.exclude_kernel = 1;
-        fd = sys_perf_event_open(&a, tid);
+        fd = FDGUARD((int)sys_perf_event_open(&a, tid));
     }
     return (int)fd;
 }
@@ -59,10 +60,10 @@ static int place_high(int fd)
 
     if (fd >= g_fd_floor)
         return fd;
-    hi = fcntl(fd, F_DUPFD_CLOEXEC, g_fd_floor);
+    hi = FDGUARD(fcntl(fd, F_DUPFD_CLOEXEC, g_fd_floor));
     if (hi < 0)
         return fd;
-    close(fd);
+    fdguard_close(fd);
     return hi;
 }
 
@@ -94,7 +95,7 @@ int perf_open_thread(pid_t tid, int signo, uint64_t first_ns)
     }
     fd = place_high(fd);
     if (route_signal(fd, tid, signo) != 0) {
-        close(fd);
+        fdguard_close(fd);
         atomic_fetch_sub(&g_open, 1);
         return -1;
     }
@@ -114,7 +115,7 @@ void perf_close_thread(int fd)
 {
     if (fd < 0)
         return;
-    close(fd);
+    fdguard_close(fd);
     atomic_fetch_sub(&g_open, 1);
 }
 
@@ -173,7 +174,7 @@ int perf_probe(int signo, int budget)
                  strerror(errno));
         return 0;
     }
-    close(fd);
+    fdguard_close(fd);
     (void)signo;
     LOG_DEBUG("sampling with perf task-clock events (%s, up to %d fds)",
               g_user_only ? "user time only" : "user+kernel", g_budget);

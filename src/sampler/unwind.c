@@ -2,6 +2,14 @@
 #include "unwind.h"
 
 #include <libunwind.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "../common/log.h"
 
 #include "loader_lock.h"
 #include "sampler.h"
@@ -65,6 +73,143 @@ static int unwind_fast(void *ucontext, uint64_t *pcs, int max)
 
 
 /*
+ * Where unwind info is missing (code without .eh_frame, the bottom of a
+ * stack that has no end marker, as under a constructor run by ld.so),
+ * libunwind falls back to the frame-pointer chain and then checks each
+ * address before reading it: it reads and writes one byte through a pipe
+ * it opened once, at init.  A program that closes every descriptor and
+ * reuses the numbers (daemons, sandboxes) then has our handler read from
+ * and write into its own pipes and files: corrupt output or a blocked
+ * read (the closefds hostile host).  So the local address space gets our
+ * memory accessor instead: it checks the same addresses with
+ * process_vm_readv on this very process, which needs no descriptor and
+ * fails with EFAULT where a plain read would fault.
+ *
+ * libunwind only checks while a walk has fallen back, and says so in one
+ * of two ways, both internal: 1.6 on x86-64 passes the context pointer as
+ * the accessors' argument with the low bit set; older releases (and
+ * aarch64) pass the cursor, whose last two fields are `int validate;
+ * ucontext_t *uc;`.  Which one is found once, from a fresh cursor: its
+ * first word (the accessors' argument) is the context or the cursor.  If
+ * neither, libunwind's own accessor stays.
+ */
+enum { LAYOUT_UNKNOWN, LAYOUT_TAGGED, LAYOUT_FIELD };
+static int g_layout;
+static ptrdiff_t g_validate_off = -1; /* LAYOUT_FIELD */
+static int g_vm_read_ok;              /* process_vm_readv works here */
+static _Atomic unsigned long g_checked; /* reads checked, for the log */
+
+/* Offset of the word in `cur` equal to `uc`, or -1 unless exactly one. */
+static ptrdiff_t find_word(const unw_cursor_t *cur, const void *uc)
+{
+    const unw_word_t *w = (const unw_word_t *)cur;
+    size_t i, n = sizeof(*cur) / sizeof(*w);
+    ptrdiff_t at = -1;
+
+    for (i = 1; i < n; i++)
+        if (w[i] == (unw_word_t)(uintptr_t)uc) {
+            if (at >= 0)
+                return -1;
+            at = (ptrdiff_t)(i * sizeof(*w));
+        }
+    return at;
+}
+
+static int detect_layout(void)
+{
+    unw_context_t ctx;
+    unw_cursor_t cur;
+    unw_word_t arg;
+    ptrdiff_t uc_off;
+    int flag;
+
+    if (unw_getcontext(&ctx) < 0 || unw_init_local(&cur, &ctx) < 0)
+        return LAYOUT_UNKNOWN;
+    memcpy(&arg, &cur, sizeof(arg));
+    if (arg == (unw_word_t)(uintptr_t)&ctx)
+        return LAYOUT_TAGGED;
+    if (arg != (unw_word_t)(uintptr_t)&cur)
+        return LAYOUT_UNKNOWN;
+    uc_off = find_word(&cur, &ctx);
+    if (uc_off < (ptrdiff_t)sizeof(unw_word_t))
+        return LAYOUT_UNKNOWN;
+    g_validate_off = uc_off - (ptrdiff_t)sizeof(unw_word_t);
+    memcpy(&flag, (const char *)&cur + g_validate_off, sizeof(flag));
+    return flag == 0 ? LAYOUT_FIELD : LAYOUT_UNKNOWN;
+}
+
+/* One word of this process's memory, or -1 where reading would fault. */
+static int read_checked(unw_word_t addr, unw_word_t *val)
+{
+    struct iovec local = {val, sizeof(*val)};
+    struct iovec remote = {(void *)(uintptr_t)addr, sizeof(*val)};
+    int saved = errno;
+    ssize_t n;
+
+    atomic_fetch_add_explicit(&g_checked, 1, memory_order_relaxed);
+    if (!g_vm_read_ok)
+        return -1; /* no way to check: end the walk here */
+    n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    errno = saved;
+    return n == (ssize_t)sizeof(*val) ? 0 : -1;
+}
+
+static int wants_check(const void *arg)
+{
+    int validate = 0;
+
+    if (g_layout == LAYOUT_TAGGED)
+        return (int)((uintptr_t)arg & 1);
+    if (arg)
+        memcpy(&validate, (const char *)arg + g_validate_off,
+               sizeof(validate));
+    return validate;
+}
+
+static int safe_access_mem(unw_addr_space_t as, unw_word_t addr,
+                           unw_word_t *val, int write, void *arg)
+{
+    (void)as;
+    if (write) {
+        *(unw_word_t *)(uintptr_t)addr = *val;
+        return 0;
+    }
+    if (wants_check(arg))
+        return read_checked(addr, val);
+    *val = *(const unw_word_t *)(uintptr_t)addr;
+    return 0;
+}
+
+unsigned long unwind_checked_reads(void)
+{
+    return atomic_load(&g_checked);
+}
+
+static void safe_reads_setup(void)
+{
+    unw_accessors_t *acc = unw_get_accessors(unw_local_addr_space);
+    unw_word_t probe, got = 0;
+
+    if (!acc || acc->access_mem == safe_access_mem)
+        return;
+    g_layout = detect_layout();
+    if (g_layout == LAYOUT_UNKNOWN) {
+        LOG_DEBUG("libunwind's cursor layout is not a known one: its own "
+                  "memory checks (through a pipe) stay");
+        return;
+    }
+    g_vm_read_ok = 1;
+    probe = (unw_word_t)(uintptr_t)&got;
+    if (read_checked((unw_word_t)(uintptr_t)&probe, &got) != 0 ||
+        got != probe) {
+        g_vm_read_ok = 0;
+        LOG_DEBUG("process_vm_readv is not allowed here: walks stop where "
+                  "unwind info ends");
+    }
+    acc->access_mem = safe_access_mem;
+}
+
+/*
  * libunwind's default cache of unwind rules is process-wide, behind a
  * lock that it holds while it calls dl_iterate_phdr, which takes the
  * loader's lock.  A thread inside dlopen/dlclose holds the loader's lock;
@@ -82,6 +227,7 @@ static int unwind_fast(void *ucontext, uint64_t *pcs, int max)
  */
 int unwind_setup(void)
 {
+    safe_reads_setup();
     return unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_NONE) == 0;
 }
 

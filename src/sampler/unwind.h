@@ -12,4 +12,7 @@ int unwind_from_signal(void *ucontext, uint64_t *pcs, int max, int young);
  * unwind takes no lock of libunwind's (unwind.c says why).  1 if set. */
 int unwind_setup(void);
 
+/* Reads checked after a walk fell back to frame pointers (unwind.c). */
+unsigned long unwind_checked_reads(void);
+
 #endif

@@ -1,4 +1,5 @@
 #include "elf.h"
+#include "../fdguard/fdguard.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -25,7 +26,7 @@ int elf_open(elf_file *f, const char *path)
 {
     struct stat st;
     Elf64_Ehdr eh;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = FDGUARD(open(path, O_RDONLY | O_CLOEXEC));
 
     memset(f, 0, sizeof(*f));
     if (fd < 0)
@@ -38,7 +39,7 @@ int elf_open(elf_file *f, const char *path)
         else
             f->len = (size_t)st.st_size;
     }
-    close(fd);
+    fdguard_close(fd);
     if (!f->map)
         return -1;
     memcpy(&eh, f->map, sizeof(eh));

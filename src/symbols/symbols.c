@@ -11,6 +11,7 @@
 #include "../common/map.h"
 #include "../common/util.h"
 #include "elfsyms.h"
+#include "../fdguard/fdguard.h"
 
 #define MAX_CACHED_NAMES 200000
 
@@ -118,7 +119,7 @@ static void refresh_maps(symbols *s)
 {
     char line[4096], perms[8], path[4096];
     unsigned long lo, hi, off;
-    FILE *f = fopen("/proc/self/maps", "re");
+    FILE *f = fdguard_fopen("/proc/self/maps", "re");
     note_ctx ctx = {s};
 
     if (!f)
@@ -133,7 +134,7 @@ static void refresh_maps(symbols *s)
             continue;
         add_map(s, lo, hi, off, path[0] ? path : "[anon]");
     }
-    fclose(f);
+    fdguard_fclose(f);
     dl_iterate_phdr(phdr_cb, &ctx);
     s->last_refresh_ns = time_mono_ns();
 }

@@ -1,6 +1,29 @@
 #include "http.h"
 
 #include <string.h>
+#include <sys/socket.h>
+
+#include "../fdguard/fdguard.h"
+
+/* curl's connections are descriptors of ours too (fdguard.h): a host that
+ * closes every descriptor must not get our request written into its own. */
+static curl_socket_t open_socket(void *ud, curlsocktype purpose,
+                                 struct curl_sockaddr *a)
+{
+    int fd;
+
+    (void)ud;
+    (void)purpose;
+    fd = FDGUARD(socket(a->family, a->socktype | SOCK_CLOEXEC,
+                            a->protocol));
+    return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+static int close_socket(void *ud, curl_socket_t fd)
+{
+    (void)ud;
+    return fdguard_close(fd);
+}
 
 void http_secure(CURL *c, const char *ca_file, int insecure)
 {
@@ -21,6 +44,8 @@ void http_secure(CURL *c, const char *ca_file, int insecure)
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, insecure ? 0L : 2L);
     if (ca_file && *ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(c, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
 }
 
 static size_t keep_cb(char *p, size_t s, size_t n, void *ud)

@@ -18,6 +18,7 @@
 #include "../common/sha256.h"
 #include "../common/util.h"
 #include "record.h"
+#include "../fdguard/fdguard.h"
 
 #define PREFIX "pyroscope-spool-"
 #define SUFFIX ".zst"
@@ -120,11 +121,11 @@ static int proc_start(long pid, unsigned long long *out)
     int fd, i;
 
     snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = FDGUARD(open(path, O_RDONLY | O_CLOEXEC));
     if (fd < 0)
         return errno == ENOENT || errno == ESRCH ? -1 : -2;
     n = read(fd, b, sizeof(b) - 1);
-    close(fd);
+    fdguard_close(fd);
     if (n <= 0)
         return -2;
     b[n] = '\0';
@@ -190,12 +191,12 @@ static int put_file(spool *s, const char *name, const void *a, size_t alen,
 
     snprintf(tmp, sizeof(tmp), TMP "%ld-%llu-%s", (long)getpid(),
              self_start(), name);
-    fd = openat(s->dirfd, tmp,
-                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = FDGUARD(openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+                                O_NOFOLLOW | O_CLOEXEC, 0600));
     if (fd < 0)
         return -1;
     rc = write_all(fd, a, alen) || write_all(fd, b, blen) ? -1 : 0;
-    if (close(fd) != 0)
+    if (fdguard_close(fd) != 0)
         rc = -1;
     if (rc == 0 && replace)
         rc = renameat(s->dirfd, tmp, s->dirfd, name);
@@ -212,8 +213,8 @@ static int put_file(spool *s, const char *name, const void *a, size_t alen,
 static int open_trusted(spool *s, const char *name, off_t min, off_t max,
                         struct stat *st, const char **why)
 {
-    int fd = openat(s->dirfd, name,
-                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    int fd = FDGUARD(openat(s->dirfd, name, O_RDONLY | O_NOFOLLOW |
+                                O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
 
     if (fd < 0) {
         *why = errno == ELOOP ? "it is a symbolic link" : "it cannot be opened";
@@ -231,7 +232,7 @@ static int open_trusted(spool *s, const char *name, off_t min, off_t max,
         *why = "its size is out of bounds";
     else
         return fd;
-    close(fd);
+    fdguard_close(fd);
     errno = EPERM; /* not ENOENT: the file is there */
     return -1;
 }
@@ -273,7 +274,7 @@ static int read_key(spool *s)
     else if (fd >= 0)
         k = read_fd(fd, KEY_LEN);
     if (fd >= 0)
-        close(fd);
+        fdguard_close(fd);
     if (!k) {
         error_set(PYROSCOPE_EINVAL, "spool key %s/" KEY_NAME ": %s", s->dir,
                   why);
@@ -358,7 +359,7 @@ int spool_open(spool **out, const char *dir)
     s->have_proc = self_start() != 0;
     rc = pick_dir(s, dir);
     if (rc == 0) {
-        s->dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        s->dirfd = FDGUARD(open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (s->dirfd < 0 || faccessat(s->dirfd, ".", W_OK, 0) != 0)
             rc = error_set(PYROSCOPE_EINVAL,
                            "spool_dir %s is not a writable directory: %s",
@@ -379,7 +380,7 @@ void spool_close(spool *s)
     if (!s)
         return;
     if (s->dirfd >= 0)
-        close(s->dirfd);
+        fdguard_close(s->dirfd);
     memset(s->key, 0, sizeof(s->key));
     free(s);
 }
@@ -498,7 +499,7 @@ static int load(spool *s, const char *name, upload_job *out, const char **why)
     if (fd < 0)
         return -1;
     d = read_fd(fd, (size_t)st.st_size);
-    close(fd);
+    fdguard_close(fd);
     if (!d) {
         *why = "it cannot be read";
         return -1;
@@ -581,14 +582,15 @@ static void drop_if_orphan(spool *s, const char *name)
 /* Oldest record name into out; tidies claims and temp files on the way. */
 static int scan(spool *s, char *out, size_t cap)
 {
-    int fd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = FDGUARD(openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY |
+                                               O_CLOEXEC));
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     struct dirent *de;
     int found = 0;
 
     if (!d) {
         if (fd >= 0)
-            close(fd);
+            fdguard_close(fd);
         return 0;
     }
     while ((de = readdir(d)) != NULL) {
@@ -607,7 +609,7 @@ static int scan(spool *s, char *out, size_t cap)
             consider(n, out, cap, &found);
         }
     }
-    closedir(d);
+    fdguard_closedir(d);
     return found;
 }
 
@@ -683,7 +685,7 @@ static int entry_cmp(const void *a, const void *b)
 /* Records (and claimed records) or, with `quar`, quarantined files. */
 static void list_dir(int dirfd, int quar, listing *l)
 {
-    int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = FDGUARD(openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     struct dirent *de;
     struct stat st;
@@ -691,7 +693,7 @@ static void list_dir(int dirfd, int quar, listing *l)
     memset(l, 0, sizeof(*l));
     if (!d) {
         if (fd >= 0)
-            close(fd);
+            fdguard_close(fd);
         return;
     }
     while ((de = readdir(d)) != NULL) {
@@ -709,7 +711,7 @@ static void list_dir(int dirfd, int quar, listing *l)
         l->v[l->n++].claimed = claimed;
         l->bytes += (uint64_t)st.st_size;
     }
-    closedir(d);
+    fdguard_closedir(d);
     if (l->n)
         qsort(l->v, l->n, sizeof(entry), entry_cmp);
 }
@@ -746,7 +748,7 @@ size_t spool_trim(spool *s, uint64_t max_bytes)
 
 void spool_usage(const char *dir, size_t *files, uint64_t *bytes)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = FDGUARD(open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     listing l;
 
     *files = 0;
@@ -757,5 +759,5 @@ void spool_usage(const char *dir, size_t *files, uint64_t *bytes)
     *files = l.n;
     *bytes = l.bytes;
     listing_free(&l);
-    close(fd);
+    fdguard_close(fd);
 }

@@ -15,6 +15,7 @@
 #include "../common/util.h"
 #include "http.h"
 #include "spool.h"
+#include "../fdguard/fdguard.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -148,15 +149,15 @@ static int write_file(upload *u, const upload_job *job)
     }
     snprintf(path, sizeof(path), "%s/%s", u->file_dir, job->file_name);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    f = fopen(tmp, "wbex");
+    f = fdguard_fopen(tmp, "wbex");
     if (!f && errno == EEXIST && unlink(tmp) == 0)
-        f = fopen(tmp, "wbex"); /* a leftover of a run that died */
+        f = fdguard_fopen(tmp, "wbex"); /* a leftover of a run that died */
     if (!f) {
         LOG_WARN("cannot write %s: %s", tmp, strerror(errno));
         return HTTP_RETRY;
     }
     w = fwrite(job->body, 1, job->len, f);
-    if (fclose(f) != 0 || w != job->len || rename(tmp, path) != 0) {
+    if (fdguard_fclose(f) != 0 || w != job->len || rename(tmp, path) != 0) {
         LOG_WARN("cannot write %s: %s", path, strerror(errno));
         unlink(tmp);
         return HTTP_RETRY;
