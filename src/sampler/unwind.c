@@ -146,7 +146,6 @@ static int read_checked(unw_word_t addr, unw_word_t *val)
     int saved = errno;
     ssize_t n;
 
-    atomic_fetch_add_explicit(&g_checked, 1, memory_order_relaxed);
     if (!g_vm_read_ok)
         return -1; /* no way to check: end the walk here */
     n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
@@ -174,8 +173,10 @@ static int safe_access_mem(unw_addr_space_t as, unw_word_t addr,
         *(unw_word_t *)(uintptr_t)addr = *val;
         return 0;
     }
-    if (wants_check(arg))
+    if (wants_check(arg)) {
+        atomic_fetch_add_explicit(&g_checked, 1, memory_order_relaxed);
         return read_checked(addr, val);
+    }
     *val = *(const unw_word_t *)(uintptr_t)addr;
     return 0;
 }
