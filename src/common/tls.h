@@ -22,6 +22,10 @@ typedef struct tls_state {
     int32_t heap_ready;     /* countdown initialised */
     uintptr_t stack_lo;     /* lowest stack address if small, else 0 */
     tls_ext *ext;
+    /* Pages already checked during this thread's walk (sampler/unwind.c). */
+    uintptr_t good_pages[4];
+    int32_t good_n;
+    int32_t walking;
 } tls_state;
 
 extern __thread tls_state pyroscope__tls

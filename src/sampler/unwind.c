@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../common/log.h"
+#include "../common/tls.h"
 
 #include "loader_lock.h"
 #include "sampler.h"
@@ -165,6 +166,54 @@ static int wants_check(const void *arg)
     return validate;
 }
 
+/*
+ * A fallen-back walk reads the same few stack pages over and over: each
+ * page is checked once per walk of ours (pyroscope__tls.walking), so a
+ * 270-frame walk makes a handful of system calls, not one per read (4.3
+ * million in the 50,000-frame altstack host at 1000 Hz, which then spent
+ * all its time in the handler).  Outside our walks nothing is cached.
+ */
+#define PAGE_OF(a) ((uintptr_t)(a) & ~(uintptr_t)4095)
+
+static int page_checked(uintptr_t page)
+{
+    tls_state *t = &pyroscope__tls;
+    int i;
+
+    for (i = 0; i < t->good_n; i++)
+        if (t->good_pages[i] == page)
+            return 1;
+    return 0;
+}
+
+static void page_ok(uintptr_t page)
+{
+    tls_state *t = &pyroscope__tls;
+    int n = (int)(sizeof(t->good_pages) / sizeof(t->good_pages[0]));
+
+    if (t->good_n < n)
+        t->good_pages[t->good_n++] = page;
+    else
+        t->good_pages[(page >> 12) % (unsigned)n] = page;
+}
+
+static int checked_read(unw_word_t addr, unw_word_t *val)
+{
+    int whole = PAGE_OF(addr) == PAGE_OF(addr + sizeof(*val) - 1);
+    int cache = whole && pyroscope__tls.walking;
+
+    if (cache && page_checked(PAGE_OF(addr))) {
+        *val = *(const unw_word_t *)(uintptr_t)addr;
+        return 0;
+    }
+    atomic_fetch_add_explicit(&g_checked, 1, memory_order_relaxed);
+    if (read_checked(addr, val) != 0)
+        return -1;
+    if (cache)
+        page_ok(PAGE_OF(addr));
+    return 0;
+}
+
 static int safe_access_mem(unw_addr_space_t as, unw_word_t addr,
                            unw_word_t *val, int write, void *arg)
 {
@@ -173,12 +222,25 @@ static int safe_access_mem(unw_addr_space_t as, unw_word_t addr,
         *(unw_word_t *)(uintptr_t)addr = *val;
         return 0;
     }
-    if (wants_check(arg)) {
-        atomic_fetch_add_explicit(&g_checked, 1, memory_order_relaxed);
-        return read_checked(addr, val);
-    }
+    if (wants_check(arg))
+        return checked_read(addr, val);
     *val = *(const unw_word_t *)(uintptr_t)addr;
     return 0;
+}
+
+/* Around each walk of ours: the handler never samples while a hook's walk
+ * is in progress on this thread (the guard), so walks do not nest. */
+static void walk_begin(void)
+{
+    pyroscope__tls.good_n = 0;
+    pyroscope__tls.walking = 1;
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+static void walk_end(void)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    pyroscope__tls.walking = 0;
 }
 
 unsigned long unwind_checked_reads(void)
@@ -272,9 +334,14 @@ int unwind_from_signal(void *ucontext, uint64_t *pcs, int max, int young)
 {
     /* The loader's lock stayed taken (loader_lock.c): unwinding could wait
      * on this very thread.  The sample keeps its weight and its leaf. */
+    int n;
+
     if (!loader_lock_check())
         return leaf_only(ucontext, pcs, max);
-    return unwind_walk(ucontext, pcs, max, young);
+    walk_begin();
+    n = unwind_walk(ucontext, pcs, max, young);
+    walk_end();
+    return n;
 }
 
 static int unwind_cursor(void *ucontext, uint64_t *pcs, int max)
@@ -307,7 +374,9 @@ int sampler_backtrace(uint64_t *words, int max, int skip)
      * held (the caller keeps its leaf frame). */
     if (!loader_lock_check())
         return 0;
+    walk_begin();
     n = unw_backtrace(tmp, want);
+    walk_end();
     /* +1: this function's own frame. */
     skip += 1;
     for (i = skip; i < n && i - skip < max; i++)
@@ -328,10 +397,12 @@ int sampler_backtrace_cold(uint64_t *words, int max)
     if (!loader_lock_check() || unw_getcontext(&ctx) < 0 ||
         unw_init_local(&cursor, &ctx) < 0)
         return 0;
+    walk_begin();
     while (n < max && unw_step(&cursor) > 0) {
         if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || ip == 0)
             break;
         words[n++] = (uint64_t)ip;
     }
+    walk_end();
     return n;
 }
