@@ -175,6 +175,26 @@ static int wants_check(const void *arg)
  */
 #define PAGE_OF(a) ((uintptr_t)(a) & ~(uintptr_t)4095)
 
+/*
+ * The accessor's own loads and stores: libunwind reads unaligned words
+ * (unwind tables) and stack slots beyond any frame of ours, as its own
+ * accessor does; sanitizer builds must not take those for our bugs.
+ */
+#define RAW_ACCESS __attribute__((no_sanitize("address", "undefined")))
+
+RAW_ACCESS static unw_word_t raw_load(unw_word_t addr)
+{
+    unw_word_t v;
+
+    __builtin_memcpy(&v, (const void *)(uintptr_t)addr, sizeof(v));
+    return v;
+}
+
+RAW_ACCESS static void raw_store(unw_word_t addr, unw_word_t v)
+{
+    __builtin_memcpy((void *)(uintptr_t)addr, &v, sizeof(v));
+}
+
 static int page_checked(uintptr_t page)
 {
     tls_state *t = &pyroscope__tls;
@@ -203,7 +223,7 @@ static int checked_read(unw_word_t addr, unw_word_t *val)
     int cache = whole && pyroscope__tls.walking;
 
     if (cache && page_checked(PAGE_OF(addr))) {
-        *val = *(const unw_word_t *)(uintptr_t)addr;
+        *val = raw_load(addr);
         return 0;
     }
     atomic_fetch_add_explicit(&g_checked, 1, memory_order_relaxed);
@@ -219,12 +239,12 @@ static int safe_access_mem(unw_addr_space_t as, unw_word_t addr,
 {
     (void)as;
     if (write) {
-        *(unw_word_t *)(uintptr_t)addr = *val;
+        raw_store(addr, *val);
         return 0;
     }
     if (wants_check(arg))
         return checked_read(addr, val);
-    *val = *(const unw_word_t *)(uintptr_t)addr;
+    *val = raw_load(addr);
     return 0;
 }
 
