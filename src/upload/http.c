@@ -14,8 +14,7 @@ static curl_socket_t open_socket(void *ud, curlsocktype purpose,
 
     (void)ud;
     (void)purpose;
-    fd = FDGUARD(socket(a->family, a->socktype | SOCK_CLOEXEC,
-                            a->protocol));
+    fd = FDGUARD(socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol));
     return fd < 0 ? CURL_SOCKET_BAD : fd;
 }
 

@@ -191,8 +191,9 @@ static int put_file(spool *s, const char *name, const void *a, size_t alen,
 
     snprintf(tmp, sizeof(tmp), TMP "%ld-%llu-%s", (long)getpid(),
              self_start(), name);
-    fd = FDGUARD(openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-                                O_NOFOLLOW | O_CLOEXEC, 0600));
+    fd = FDGUARD(openat(s->dirfd, tmp,
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        0600));
     if (fd < 0)
         return -1;
     rc = write_all(fd, a, alen) || write_all(fd, b, blen) ? -1 : 0;
@@ -214,7 +215,7 @@ static int open_trusted(spool *s, const char *name, off_t min, off_t max,
                         struct stat *st, const char **why)
 {
     int fd = FDGUARD(openat(s->dirfd, name, O_RDONLY | O_NOFOLLOW |
-                                O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+                            O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
 
     if (fd < 0) {
         *why = errno == ELOOP ? "it is a symbolic link" : "it cannot be opened";
@@ -582,8 +583,8 @@ static void drop_if_orphan(spool *s, const char *name)
 /* Oldest record name into out; tidies claims and temp files on the way. */
 static int scan(spool *s, char *out, size_t cap)
 {
-    int fd = FDGUARD(openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY |
-                                               O_CLOEXEC));
+    int fd = FDGUARD(openat(s->dirfd, ".",
+                            O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     struct dirent *de;
     int found = 0;
