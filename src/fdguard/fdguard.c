@@ -6,8 +6,9 @@
 #include <stdint.h>
 #include <sched.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "../common/util.h"
 
 #define WORDS (FDGUARD_MAX / 64)
 
@@ -53,7 +54,7 @@ long fdguard_next_owned(unsigned first, unsigned last)
     return -1;
 }
 
-int fdguard_own(int fd)
+static int own(int fd)
 {
     if (in_range(fd))
         atomic_fetch_or(&g_bits[fd / 64], (uint64_t)1 << (fd % 64));
@@ -69,7 +70,7 @@ int fdguard_end(int fd)
 {
     int saved = errno;
 
-    fdguard_own(fd);
+    own(fd);
     atomic_fetch_sub(&g_opening, 1);
     errno = saved;
     return fd;
@@ -77,19 +78,14 @@ int fdguard_end(int fd)
 
 void fdguard_settle(void)
 {
-    struct timespec t0, now;
+    uint64_t give_up;
 
     if (!atomic_load(&g_opening))
         return;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (atomic_load(&g_opening)) {
+    /* An open of ours that blocks: the host's close goes on after 10 ms. */
+    give_up = time_mono_ns() + 10000000ull;
+    while (atomic_load(&g_opening) && time_mono_ns() < give_up)
         sched_yield();
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        /* An open of ours that blocks: the host's close goes on. */
-        if ((now.tv_sec - t0.tv_sec) * 1000000000L +
-                (now.tv_nsec - t0.tv_nsec) > 10000000L)
-            return;
-    }
 }
 
 static void disown(int fd)

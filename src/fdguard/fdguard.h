@@ -28,9 +28,6 @@
 void fdguard_begin(void);
 int fdguard_end(int fd); /* marks fd (fd < 0 passed through); returns it */
 
-/* Mark fd as ours (fd < 0 is passed through); returns fd. */
-int fdguard_own(int fd);
-
 /* For the close hooks: wait until no FDGUARD() is in flight. */
 void fdguard_settle(void);
 

@@ -46,18 +46,13 @@ static int next_close_range(unsigned first, unsigned last, int flags)
 #endif
 }
 
-static long next_owned(unsigned first, unsigned last)
-{
-    return fdguard_next_owned(first, last);
-}
-
 /* [first, last] in the pieces between our descriptors. */
 static int close_pieces(unsigned first, unsigned last, int flags)
 {
     long ours;
 
     fdguard_settle();
-    while ((ours = next_owned(first, last)) >= 0) {
+    while ((ours = fdguard_next_owned(first, last)) >= 0) {
         if ((unsigned)ours > first &&
             next_close_range(first, (unsigned)ours - 1, flags) != 0)
             return -1;
@@ -88,7 +83,7 @@ EXPORT void closefrom(int lowfd)
     /* No close_range here (old kernel): one by one, ours skipped. */
     if (!f)
         f = (closefrom_fn)dlsym(RTLD_NEXT, "closefrom");
-    if (f && next_owned((unsigned)lowfd, UINT_MAX) < 0) {
+    if (f && fdguard_next_owned((unsigned)lowfd, UINT_MAX) < 0) {
         f(lowfd);
         return;
     }
