@@ -1,6 +1,5 @@
 #include "upload.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -35,7 +34,10 @@ struct upload {
     char *base_url; /* without trailing slash */
     char *shown_url; /* base_url with userinfo redacted, for logs */
     char *file_dir; /* file:// mode */
-    struct curl_slist *headers;
+    http_target target;  /* http(s) mode */
+    char **headers;      /* "Name: value": auth, tenant, configured */
+    size_t nheaders;
+    tls_ctx *tls;        /* made at the first https request */
     char *basic_user, *basic_password;
     char *tls_ca_file;
     int tls_insecure;
@@ -63,13 +65,6 @@ struct upload {
     uint64_t deadline_ns; /* when stopping: give up at this time */
     upload_stats stats;
 };
-
-static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 void upload_job_free(upload_job *job)
 {
@@ -165,13 +160,11 @@ static int write_file(upload *u, const upload_job *job)
     return HTTP_DELIVERED;
 }
 
-static int abort_cb(void *p, curl_off_t a, curl_off_t b, curl_off_t c,
-                    curl_off_t d)
+static int abort_cb(void *p)
 {
     upload *u = p;
     int stop;
 
-    (void)a, (void)b, (void)c, (void)d;
     pthread_mutex_lock(&u->lock);
     stop = u->stopping && time_mono_ns() > u->deadline_ns;
     pthread_mutex_unlock(&u->lock);
@@ -299,17 +292,29 @@ static void outage_over(upload *u)
     u->outage_failures = 0;
 }
 
-static int transfer_failed(upload *u, CURLcode rc, const http_reply *r)
+static int transfer_failed(upload *u, const http_reply *r)
 {
-    const char *detail = r->error[0] ? r->error : curl_easy_strerror(rc);
-    char clean[CURL_ERROR_SIZE];
+    char clean[NET_ERR_MAX];
+    size_t i;
 
-    snprintf(clean, sizeof(clean), "%s", detail);
+    snprintf(clean, sizeof(clean), "%s", r->error[0] ? r->error : "failed");
+    for (i = 0; i < u->nsecrets; i++)
+        redact_mask(clean, u->secrets[i]);
     redact_printable(clean);
-    if (http_tls_failure(rc)) {
+    if (r->fail == NET_TLS_VERIFY) {
         config_error(u, -2, "upload to %s: TLS verification failed: %s (set "
                      "tls_ca_file / PYROSCOPE_TLS_CA_FILE to the CA that "
                      "signed the server's certificate)", u->shown_url, clean);
+        return HTTP_CONFIG;
+    }
+    if (r->fail == NET_TLS_MISSING) {
+        config_error(u, -3, "upload to %s: %s", u->shown_url, clean);
+        return HTTP_CONFIG;
+    }
+    if (http_verdict(r->fail, r->status) == HTTP_CONFIG) {
+        config_error(u, -4, "upload to %s: %s (check the proxy's "
+                     "credentials in https_proxy / all_proxy)", u->shown_url,
+                     clean);
         return HTTP_CONFIG;
     }
     outage_log(u, "failed: %s", clean);
@@ -317,12 +322,11 @@ static int transfer_failed(upload *u, CURLcode rc, const http_reply *r)
 }
 
 /* Log what the answer means and return its verdict (http.h). */
-static int judge(upload *u, CURL *c, long status, const upload_job *job,
+static int judge(upload *u, long status, const upload_job *job,
                  const http_reply *r, long *wait_ms)
 {
-    int v = http_verdict(CURLE_OK, status);
+    int v = http_verdict(NET_OK, status);
     char msg[256], where[512];
-    char *loc = NULL;
 
     if (v == HTTP_DELIVERED) {
         u->config_status = -1;
@@ -331,8 +335,8 @@ static int judge(upload *u, CURL *c, long status, const upload_job *job,
     }
     reply_text(u, r, msg, sizeof(msg));
     if (status >= 300 && status < 400) {
-        curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc);
-        redact_url(loc ? loc : "(no Location)", where, sizeof(where));
+        redact_url(r->location[0] ? r->location : "(no Location)", where,
+                   sizeof(where));
         redact_printable(where);
         config_error(u, status, "upload to %s: HTTP %ld redirect to %s is "
                      "not followed (credentials stay with server_address): "
@@ -348,7 +352,7 @@ static int judge(upload *u, CURL *c, long status, const upload_job *job,
                  "-validation.max-profile-size-bytes", job->len, msg);
     } else if (v == HTTP_RETRY) {
         if (status == 429 || status == 503)
-            *wait_ms = http_retry_after_ms(c);
+            *wait_ms = r->retry_after_ms;
         outage_log(u, "rejected: HTTP %ld: %s", status, msg);
     } else {
         LOG_WARN("upload rejected: HTTP %ld: %s: profile dropped", status,
@@ -357,113 +361,127 @@ static int judge(upload *u, CURL *c, long status, const upload_job *job,
     return v;
 }
 
-/* The multipart form of an /ingest upload: the profile, and for a block
- * profile the sample types' display names the server files it by. */
-static curl_mime *ingest_form(CURL *c, const upload_job *job)
+/* The multipart form of an /ingest upload around the profile: the part
+ * before it and everything after it (for a block profile, the sample
+ * types' display names the server files it by).  One random boundary per
+ * request: the profile's bytes would have to contain it by chance. */
+static int ingest_form(const upload_job *job, char *boundary, buf *pre,
+                       buf *post)
 {
     static const char block_types[] =
         "{\"contentions\":{\"units\":\"lock_samples\","
         "\"display-name\":\"block_count\"},"
         "\"delay\":{\"units\":\"lock_nanoseconds\","
         "\"display-name\":\"block_duration\"}}";
-    curl_mime *mime = curl_mime_init(c);
-    curl_mimepart *part;
+    char id[UPLOAD_ID_LEN + 1];
 
-    if (!mime)
-        return NULL;
-    part = curl_mime_addpart(mime);
-    curl_mime_name(part, "profile");
-    curl_mime_filename(part, "profile.pprof");
-    curl_mime_type(part, "application/octet-stream");
-    curl_mime_data(part, (const char *)job->body, job->len);
-    if (job->content_type) {
-        part = curl_mime_addpart(mime);
-        curl_mime_name(part, "sample_type_config");
-        curl_mime_filename(part, "sample_type_config.json");
-        curl_mime_type(part, "application/json");
-        curl_mime_data(part, block_types, CURL_ZERO_TERMINATED);
-    }
-    return mime;
+    upload_new_id(id);
+    snprintf(boundary, 64, "pyroscope-%s", id);
+    buf_printf(pre, "--%s\r\nContent-Disposition: form-data; name=\"profile\"; "
+               "filename=\"profile.pprof\"\r\nContent-Type: "
+               "application/octet-stream\r\n\r\n", boundary);
+    buf_puts(post, "\r\n");
+    if (job->content_type)
+        buf_printf(post, "--%s\r\nContent-Disposition: form-data; "
+                   "name=\"sample_type_config\"; filename=\""
+                   "sample_type_config.json\"\r\nContent-Type: "
+                   "application/json\r\n\r\n%s\r\n", boundary, block_types);
+    buf_printf(post, "--%s--\r\n", boundary);
+    return pre->data && post->data ? 0 : -1;
+}
+
+/* The TLS context, made once: loading the CA store costs milliseconds. */
+static tls_ctx *tls_for(upload *u, http_reply *r)
+{
+    if (!u->tls)
+        u->tls = tls_ctx_new(u->tls_ca_file, u->tls_insecure, r->error,
+                             sizeof(r->error));
+    if (!u->tls)
+        r->fail = NET_TLS_MISSING;
+    return u->tls;
+}
+
+static int bad_path(const char *path)
+{
+    /* The path is ours (export.c or a spool record rebuilt from a fixed
+     * set); still, nothing but a plain absolute path joins the base. */
+    return !path || path[0] != '/' || strpbrk(path, " @\\#") ||
+           redact_first_ctl(path) >= 0;
 }
 
 /* One attempt; an http_verdict.  *wait_ms: a delay the server asked for. */
 static int post(upload *u, const upload_job *job, long *wait_ms)
 {
-    CURL *c = curl_easy_init();
-    curl_mime *mime = NULL;
-    struct curl_slist *hdrs = NULL, *h;
-    char *url, idh[64];
-    long status = 0;
+    char boundary[64], ct[128], idh[64];
+    http_call call = {0};
+    http_piece body[3];
     http_reply reply;
-    CURLcode rc;
+    const char **hdrs;
+    buf pre, tail;
+    size_t nh = 0;
     int v;
-    buf b;
 
-    if (!c)
-        return HTTP_RETRY;
-    /* The path is ours (export.c or a spool record rebuilt from a fixed
-     * set); still, nothing but a plain absolute path joins the base. */
-    if (!job->path || job->path[0] != '/' || strpbrk(job->path, " @\\#") ||
-        redact_first_ctl(job->path) >= 0) {
-        curl_easy_cleanup(c);
+    if (bad_path(job->path)) {
         LOG_WARN("a profile has a malformed request path: dropped");
         return HTTP_DROP;
     }
-    buf_init(&b);
-    buf_printf(&b, "%s%s", u->base_url, job->path);
-    url = buf_steal(&b, NULL);
-    for (h = u->headers; h; h = h->next)
-        hdrs = curl_slist_append(hdrs, h->data);
+    hdrs = calloc(u->nheaders + 2, sizeof(*hdrs));
+    if (!hdrs)
+        return HTTP_RETRY;
+    for (nh = 0; nh < u->nheaders; nh++)
+        hdrs[nh] = u->headers[nh];
     snprintf(idh, sizeof(idh), ID_HEADER ": %s", job->id);
-    hdrs = curl_slist_append(hdrs, idh);
+    hdrs[nh++] = idh;
+    buf_init(&pre);
+    buf_init(&tail);
     if (job->content_type && strcmp(job->content_type, UPLOAD_FORM_BLOCK)) {
-        char ct[128];
-        snprintf(ct, sizeof(ct), "Content-Type: %s", job->content_type);
-        hdrs = curl_slist_append(hdrs, ct);
+        call.content_type = job->content_type;
         /* A protobuf request never starts with gzip's magic (its first
          * byte is a field tag), so the body says how it was encoded; a
          * spooled record needs no flag of its own for it. */
         if (job->len >= 2 && job->body[0] == 0x1f && job->body[1] == 0x8b)
-            hdrs = curl_slist_append(hdrs, "Content-Encoding: gzip");
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, job->body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)job->len);
+            hdrs[nh++] = "Content-Encoding: gzip";
+        body[0] = (http_piece){job->body, job->len};
+        call.nbody = 1;
     } else {
-        mime = ingest_form(c, job);
-        curl_easy_setopt(c, CURLOPT_MIMEPOST, mime);
+        if (ingest_form(job, boundary, &pre, &tail) != 0) {
+            buf_free(&pre), buf_free(&tail), free(hdrs);
+            return HTTP_RETRY;
+        }
+        snprintf(ct, sizeof(ct), "multipart/form-data; boundary=%s",
+                 boundary);
+        call.content_type = ct;
+        body[0] = (http_piece){pre.data, pre.len};
+        body[1] = (http_piece){job->body, job->len};
+        body[2] = (http_piece){tail.data, tail.len};
+        call.nbody = 3;
     }
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)u->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)(u->timeout_ms < 5000 ? u->timeout_ms : 5000));
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, abort_cb);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, u);
-    http_capture(c, &reply);
-    http_secure(c, u->tls_ca_file, u->tls_insecure);
-    curl_easy_setopt(c, CURLOPT_USERAGENT,
-                     "pyroscope-c/" PYROSCOPE_VERSION_STRING);
-    if (u->basic_user) {
-        curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-        curl_easy_setopt(c, CURLOPT_USERNAME, u->basic_user);
-        curl_easy_setopt(c, CURLOPT_PASSWORD, u->basic_password);
-    }
-    rc = curl_easy_perform(c);
-    if (rc == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    call.target = &u->target;
+    call.path = job->path;
+    call.headers = hdrs;
+    call.nheaders = nh;
+    call.user = u->basic_user ? u->basic_user : u->target.user;
+    call.password = u->basic_user ? u->basic_password : u->target.password;
+    call.body = body;
+    call.timeout_ns = (uint64_t)u->timeout_ms * 1000000ull;
+    call.connect_timeout_ns =
+        (uint64_t)(u->timeout_ms < 5000 ? u->timeout_ms : 5000) * 1000000ull;
+    call.abort = abort_cb;
+    call.abort_arg = u;
+    memset(&reply, 0, sizeof(reply));
+    if (!u->target.tls || (call.tls = tls_for(u, &reply)))
+        http_post(&call, &reply);
     LOG_DEBUG("POST %s%.*s: %s %ld (profile %s, %zu bytes)", u->shown_url,
               (int)strcspn(job->path, "?"), job->path,
-              rc == CURLE_OK ? "HTTP" : "curl error", rc == CURLE_OK
-              ? status : (long)rc, job->id, job->len);
+              reply.fail == NET_OK ? "HTTP" : "network error",
+              reply.fail == NET_OK ? reply.status : (long)reply.fail, job->id,
+              job->len);
     *wait_ms = 0;
-    v = rc != CURLE_OK ? transfer_failed(u, rc, &reply)
-                       : judge(u, c, status, job, &reply, wait_ms);
-    curl_easy_cleanup(c);
-    curl_mime_free(mime);
-    curl_slist_free_all(hdrs);
-    free(url);
+    v = reply.fail != NET_OK ? transfer_failed(u, &reply)
+                             : judge(u, reply.status, job, &reply, wait_ms);
+    buf_free(&pre);
+    buf_free(&tail);
+    free(hdrs);
     return v;
 }
 
@@ -783,21 +801,16 @@ static void *thread_main(void *arg)
 
 static int add_header(upload *u, const char *name, const char *value)
 {
-    struct curl_slist *l;
-    char *line;
+    char **v = realloc(u->headers, (u->nheaders + 1) * sizeof(*v));
     buf b;
 
+    if (!v)
+        return -1;
+    u->headers = v;
     buf_init(&b);
     buf_printf(&b, "%s: %s", name, value);
-    line = buf_steal(&b, NULL);
-    l = line ? curl_slist_append(u->headers, line) : NULL;
-    if (line)
-        memset(line, 0, strlen(line));
-    free(line);
-    if (!l)
-        return -1;
-    u->headers = l;
-    return 0;
+    v[u->nheaders] = buf_steal(&b, NULL);
+    return v[u->nheaders++] ? 0 : -1;
 }
 
 static int add_secret(upload *u, const char *s, size_t n)
@@ -839,9 +852,29 @@ static int add_url_secrets(upload *u, const char *url)
            add_secret(u, colon + 1, (size_t)(at - colon - 1));
 }
 
+/* The proxy the environment asks for; one that cannot be used is an
+ * error at start, not a silent direct connection. */
+static int setup_proxy(upload *u)
+{
+    const char *proxy = http_env_proxy(&u->target);
+    char shown[512], why[200];
+
+    if (!proxy)
+        return 0;
+    redact_url(proxy, shown, sizeof(shown));
+    redact_printable(shown);
+    if (add_url_secrets(u, proxy) != 0)
+        return PYROSCOPE_ENOMEM;
+    if (http_target_set_proxy(&u->target, proxy, why, sizeof(why)) != 0)
+        return error_set(PYROSCOPE_EINVAL, "proxy '%s' from the environment: "
+                         "%s", shown, why);
+    LOG_INFO("uploading to %s through the proxy %s", u->shown_url, shown);
+    return 0;
+}
+
 static int setup_target(upload *u, const upload_opts *o)
 {
-    char shown[512];
+    char shown[512], why[200];
     size_t n;
 
     redact_url(o->server, shown, sizeof(shown));
@@ -863,16 +896,16 @@ static int setup_target(upload *u, const upload_opts *o)
         return error_set(PYROSCOPE_EINVAL,
                          "server_address '%s' must start with http://, "
                          "https:// or file://", shown);
+    if (http_target_parse(&u->target, o->server, why, sizeof(why)) != 0)
+        return error_set(PYROSCOPE_EINVAL, "server_address '%s': %s", shown,
+                         why);
     u->base_url = str_dup(o->server);
     if (!u->base_url || add_url_secrets(u, o->server) != 0)
         return PYROSCOPE_ENOMEM;
-    n = strlen(u->base_url);
-    while (n > 0 && u->base_url[n - 1] == '/')
-        u->base_url[--n] = '\0';
     n = strlen(u->shown_url);
     while (n > 0 && u->shown_url[n - 1] == '/')
         u->shown_url[--n] = '\0';
-    return 0;
+    return setup_proxy(u);
 }
 
 static int setup_auth(upload *u, const upload_opts *o)
@@ -909,15 +942,15 @@ static int setup_auth(upload *u, const upload_opts *o)
 /* Header names for the debug log; values are never logged. */
 static void log_header_names(upload *u)
 {
-    struct curl_slist *h;
+    size_t i;
     buf b;
 
     if (log_level() < PYROSCOPE_LOG_DEBUG || !u->base_url)
         return;
     buf_init(&b);
-    for (h = u->headers; h; h = h->next)
+    for (i = 0; i < u->nheaders; i++)
         buf_printf(&b, "%s%.*s", b.len ? ", " : "",
-                   (int)strcspn(h->data, ":"), h->data);
+                   (int)strcspn(u->headers[i], ":"), u->headers[i]);
     LOG_DEBUG("uploading to %s with headers: %s%s", u->shown_url,
               b.data ? b.data : "(none)", u->basic_user ? " + basic auth" : "");
     buf_free(&b);
@@ -952,7 +985,13 @@ static void destroy(upload *u)
 
     while (u->head)
         drop_head_locked(u);
-    curl_slist_free_all(u->headers);
+    for (i = 0; i < u->nheaders; i++) {
+        memset(u->headers[i], 0, strlen(u->headers[i]));
+        free(u->headers[i]);
+    }
+    free(u->headers);
+    http_target_free(&u->target);
+    tls_ctx_free(u->tls);
     for (i = 0; i < u->nsecrets; i++) {
         memset(u->secrets[i], 0, strlen(u->secrets[i]));
         free(u->secrets[i]);
@@ -980,7 +1019,6 @@ int upload_new(upload **out, const upload_opts *o)
 
     if (!u)
         return PYROSCOPE_ENOMEM;
-    pthread_once(&g_curl_once, curl_init_once);
     pthread_mutex_init(&u->lock, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

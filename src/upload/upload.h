@@ -1,6 +1,6 @@
 /*
  * Background delivery of encoded profiles: a bounded queue (oldest dropped
- * first) drained by one thread that POSTs with libcurl, retrying with
+ * first) drained by one thread that POSTs (http.h), retrying with
  * backoff on network errors, 5xx and 429; or writes files for file:// URLs.
  * Knows nothing about pprof: jobs are opaque bytes plus a request path.
  * Jobs that do not fit go to a spool directory (spool.h) and come back
