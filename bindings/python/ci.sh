@@ -10,7 +10,7 @@ PY="${PYTHON:-python3}"
 WORK="${TMPDIR:-/tmp}/pyroscope-python-ci"
 
 need=()
-for pkg in cmake pkg-config gcc make libunwind-dev libcurl4-openssl-dev \
+for pkg in cmake pkg-config gcc make libunwind-dev \
            libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libzstd-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done

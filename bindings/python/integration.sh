@@ -22,7 +22,7 @@ fi
 
 # Build dependencies of the extension (the same list as ci.sh).
 need=()
-for pkg in cmake pkg-config gcc make git libunwind-dev libcurl4-openssl-dev \
+for pkg in cmake pkg-config gcc make git libunwind-dev \
            libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libzstd-dev; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -3,7 +3,8 @@
 #   1. `python -m build` makes the sdist, then the wheel FROM the sdist (so
 #      the sdist carries everything the build needs: the core under core/);
 #   2. auditwheel repair vendors the shared libraries the extension needs
-#      (libcurl and its tree, libunwind, protobuf-c, zstd) into the wheel;
+#      (libunwind, protobuf-c, zstd) into the wheel; OpenSSL is not one of
+#      them (the core loads the system's libssl with dlopen for https);
 #      `auditwheel show` must report a manylinux tag;
 #   3. the repaired wheel installs in a clean venv and profiles with
 #      LD_LIBRARY_PATH empty, every non-glibc library coming from the
@@ -60,9 +61,13 @@ maps = open("/proc/self/maps").read().split("\n")
 libs = {l.split()[-1] for l in maps if ".so" in l and "/" in l}
 pkg = os.path.dirname(os.path.dirname(_native.__file__))
 vendored = [l for l in libs if "pyroscope_c.libs" in l]
-for want in ("libcurl", "libunwind", "libprotobuf-c", "libzstd"):
+for want in ("libunwind", "libprotobuf-c", "libzstd"):
     hits = [l for l in libs if os.path.basename(l).startswith(want)]
     assert hits and all("pyroscope_c.libs" in h for h in hits), (want, hits)
+# The core no longer links libcurl or OpenSSL: neither may be in the wheel
+# (a vendored OpenSSL would miss the distribution's security fixes).
+for name in os.listdir(os.path.join(pkg, "pyroscope_c.libs")):
+    assert not name.startswith(("libcurl", "libssl", "libcrypto")), name
 files = os.listdir(sys.argv[1])
 assert files, "no profile written"
 print("package check: %d vendored libraries loaded, %d profiles written"

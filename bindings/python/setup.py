@@ -3,7 +3,8 @@
 The core comes from the same repository (../.. from this file) or from
 PYROSCOPE_CORE_DIR.  It is built as a static, position-independent library
 and linked into pyroscope._native, so the wheel needs only the system
-libraries the core uses (libunwind, libcurl, libprotobuf-c, zlib, zstd).
+libraries the core links (libunwind, libprotobuf-c, zlib, zstd; https loads
+the system's libssl at run time, so OpenSSL is not linked).
 
 Knobs (environment): PYROSCOPE_CORE_DIR, PYROSCOPE_CORE_LIB (use a prebuilt
 libpyroscope.a and skip CMake), CMAKE (the cmake binary), PYROSCOPE_JOBS.
@@ -19,8 +20,8 @@ from setuptools.command.build_ext import build_ext
 from setuptools.command.sdist import sdist
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PKG_DEPS = ["libunwind", "libcurl", "libprotobuf-c", "zlib", "libzstd"]
-FALLBACK_LIBS = ["unwind", "curl", "protobuf-c", "z", "zstd"]
+PKG_DEPS = ["libunwind", "libprotobuf-c", "zlib", "libzstd"]
+FALLBACK_LIBS = ["unwind", "protobuf-c", "z", "zstd"]
 
 
 def core_dir():
