@@ -13,8 +13,8 @@ command -v cmake >/dev/null || need+=(cmake)
 command -v make >/dev/null && command -v gcc >/dev/null || need+=(build-essential)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v protoc-c >/dev/null || need+=(protobuf-c-compiler)
-for pc in libunwind:libunwind-dev libcurl:libcurl4-openssl-dev libprotobuf-c:libprotobuf-c-dev \
-          zlib:zlib1g-dev libzstd:libzstd-dev; do
+for pc in libunwind:libunwind-dev libprotobuf-c:libprotobuf-c-dev zlib:zlib1g-dev \
+          libzstd:libzstd-dev; do
     pkg-config --exists "${pc%%:*}" 2>/dev/null || need+=("${pc#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

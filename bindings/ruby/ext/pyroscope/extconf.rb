@@ -66,11 +66,11 @@ $CFLAGS << " -std=gnu11 -Wall -Wextra -Wno-unused-parameter"
 # The core's dependencies (cmake/dependencies.cmake); static order matters:
 # the archive first, then what it needs.
 $LOCAL_LIBS << " #{lib}"
-deps = `pkg-config --libs libunwind libcurl libprotobuf-c zlib libzstd 2>/dev/null`.strip
+deps = `pkg-config --libs libunwind libprotobuf-c zlib libzstd 2>/dev/null`.strip
 if $?.success? && !deps.empty?
   $libs << " #{deps} -lpthread -lm -ldl"
 else
-  %w[unwind curl protobuf-c z zstd pthread m dl].each do |l|
+  %w[unwind protobuf-c z zstd pthread m dl].each do |l|
     have_library(l) or abort "pyroscope: lib#{l} is missing (apt-get install the -dev package)"
   end
 end
