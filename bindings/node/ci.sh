@@ -12,8 +12,8 @@ export DEBIAN_FRONTEND=noninteractive
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
-pkgs=(build-essential cmake pkg-config libunwind-dev libzstd-dev libcurl4-openssl-dev
-      libprotobuf-c-dev protobuf-c-compiler zlib1g-dev)
+pkgs=(build-essential cmake pkg-config libunwind-dev libzstd-dev libprotobuf-c-dev
+      protobuf-c-compiler zlib1g-dev)
 # node with its headers (node_api.h, v8-profiler.h): keep an installed node
 # when its headers are there, else Debian's nodejs + libnode-dev.
 node_inc() {

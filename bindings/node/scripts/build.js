@@ -112,7 +112,7 @@ function checkTools() {
     const r = spawnSync(tool, ['--version'], { stdio: 'ignore' });
     if (r.error) {
       fail(`${tool} not found. Build dependencies (Debian/Ubuntu): apt-get install -y build-essential cmake ` +
-           'pkg-config libunwind-dev libzstd-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev');
+           'pkg-config libunwind-dev libzstd-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev');
     }
   }
 }
