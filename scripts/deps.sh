@@ -7,8 +7,8 @@ for tool in cmake:cmake ninja:ninja-build pkg-config:pkg-config \
             protoc-c:protobuf-c-compiler cc:build-essential python3:python3; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
-for mod in libunwind:libunwind-dev libcurl:libcurl4-openssl-dev \
-           libprotobuf-c:libprotobuf-c-dev zlib:zlib1g-dev libzstd:libzstd-dev; do
+for mod in libunwind:libunwind-dev libprotobuf-c:libprotobuf-c-dev \
+           zlib:zlib1g-dev libzstd:libzstd-dev; do
     pkg-config --exists "${mod%%:*}" 2>/dev/null || need+=("${mod#*:}")
 done
 [ ${#need[@]} -eq 0 ] && exit 0
