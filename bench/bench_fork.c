@@ -6,8 +6,8 @@
  * environment, so what is measured is what the profiler adds to fork()
  * itself (it used to restart inside the child: ~10x).  A second pair lets
  * the children inherit LD_PRELOAD, as a real zero-code deployment does;
- * each exec'd image then loads the library and its dependencies (libcurl's
- * tree), which is reported, not gated.
+ * each exec'd image then loads the library and its dependencies (libunwind,
+ * protobuf-c, zlib, zstd), which is reported, not gated.
  *
  *   bench_fork [rounds] [children]       (goal: ratio <= 1.20)
  *   BENCH_FORK_LIB=/other/libpyroscope.so bench_fork ...
