@@ -152,9 +152,12 @@ if want musl; then
     done
     ok=1
     for f in "$SRC"/src/*/*.c "$M"/proto/*.c; do
+        # The object is named by directory too: src/common/tls.c and
+        # src/upload/tls.c must not overwrite each other.
+        o="$M/obj/$(basename "$(dirname "$f")")_$(basename "$f" .c).o"
         musl-gcc -std=gnu11 -D_GNU_SOURCE -O1 -fPIC -Wall -Wextra -Wno-unused-parameter \
             -I"$SRC/include" -I"$SRC/src" -I"$M/proto" -I"$M/inc" \
-            -c -o "$M/obj/$(basename "$f" .c).o" "$f" 2>>"$M/cc.log" || { ok=0; echo "  cannot compile ${f#$SRC/}"; }
+            -c -o "$o" "$f" 2>>"$M/cc.log" || { ok=0; echo "  cannot compile ${f#$SRC/}"; }
     done
     if [ $ok = 1 ] && musl-gcc -shared -o "$M/libpyroscope.so" "$M"/obj/*.o 2>>"$M/cc.log"; then
         nm -D --undefined-only "$M/libpyroscope.so" | awk '{print $2}' | sed 's/@.*//' | sort -u >"$M/undef"
