@@ -136,12 +136,12 @@ fi
 # ---- 3. musl ----
 if want musl; then
     step "musl-gcc: compile and link the core against musl libc"
-    apt_need musl-tools musl-dev protobuf-c-compiler libcurl4-openssl-dev \
+    apt_need musl-tools musl-dev protobuf-c-compiler \
         libunwind-dev libprotobuf-c-dev zlib1g-dev libzstd-dev
     M=$WORK/musl
     mkdir -p "$M/inc" "$M/obj" "$M/proto"
     # Only the dependencies' own headers: musl-gcc must not see glibc's.
-    cp -r /usr/include/x86_64-linux-gnu/curl /usr/include/protobuf-c "$M/inc/"
+    cp -r /usr/include/protobuf-c "$M/inc/"
     cp /usr/include/zlib.h /usr/include/zconf.h /usr/include/zstd.h \
        /usr/include/zstd_errors.h /usr/include/x86_64-linux-gnu/libunwind*.h "$M/inc/"
     # The kernel's uapi headers (perf_event.h), as Alpine's linux-headers has them.
@@ -170,7 +170,7 @@ if want musl; then
         # What neither musl nor the dependencies provide (weak refs allowed).
         nm -D --undefined-only "$M/libpyroscope.so" | awk '$1=="w"{print $2}' | sort -u >"$M/weak"
         missing=$(comm -23 "$M/undef" "$M/libc" | comm -23 - "$M/weak" |
-            grep -v -E '^(curl_|_U|unw_|protobuf_c_|deflate|inflate|uncompress|compress|crc32|adler32|zlibVersion|ZSTD_|_ITM_|__gmon_start__|__cxa_finalize)' || true)
+            grep -v -E '^(_U|unw_|protobuf_c_|deflate|inflate|uncompress|compress|crc32|adler32|zlibVersion|ZSTD_|_ITM_|__gmon_start__|__cxa_finalize)' || true)
         if [ -n "$missing" ]; then
             echo "  symbols musl does not provide:" $missing; fail musl
         else

@@ -1,26 +1,29 @@
 #!/bin/sh
 # Install the core's dependencies from the distribution's packages.
 #   deps.sh build     compiler, CMake, Ninja, protobuf-c and the -dev packages
-#   deps.sh runtime   only the shared libraries a built core needs
+#   deps.sh runtime   only the shared libraries a built core needs, and
+#                     OpenSSL's libssl with the CA certificates for https
+#                     (the core loads libssl with dlopen; nothing links it)
 # Debian/Ubuntu (apt-get) and Alpine (apk).  Quiet no-op when present.
 set -eu
 what=${1:-build}
 if command -v apk >/dev/null 2>&1; then
     if [ "$what" = build ]; then
+        # linux-headers: <linux/perf_event.h>, which src/sampler includes.
         apk add --no-cache build-base cmake ninja pkgconf protobuf-c-compiler \
-            libunwind-dev curl-dev protobuf-c-dev zlib-dev zstd-dev
+            linux-headers libunwind-dev protobuf-c-dev zlib-dev zstd-dev
     else
-        apk add --no-cache libunwind libcurl protobuf-c zlib zstd-libs
+        apk add --no-cache libunwind protobuf-c zlib zstd-libs libssl3 \
+            ca-certificates-bundle
     fi
     exit 0
 fi
 if command -v apt-get >/dev/null 2>&1; then
     if [ "$what" = build ]; then
         pkgs="build-essential cmake ninja-build pkg-config protobuf-c-compiler
-              libunwind-dev libcurl4-openssl-dev libprotobuf-c-dev zlib1g-dev
-              libzstd-dev"
+              libunwind-dev libprotobuf-c-dev zlib1g-dev libzstd-dev"
     else
-        pkgs="libunwind8 libcurl4 libprotobuf-c1 zlib1g libzstd1 ca-certificates"
+        pkgs="libunwind8 libprotobuf-c1 zlib1g libzstd1 libssl3 ca-certificates"
     fi
     missing=""
     for p in $pkgs; do
@@ -34,5 +37,6 @@ if command -v apt-get >/dev/null 2>&1; then
     exit 0
 fi
 echo "deps.sh: no apt-get or apk here; install by hand: a C compiler," \
-     "cmake, ninja, pkg-config, protobuf-c, libunwind, libcurl, zlib, zstd" >&2
+     "cmake, ninja, pkg-config, protobuf-c, libunwind, zlib, zstd" \
+     "(and libssl at run time for https)" >&2
 exit 1
