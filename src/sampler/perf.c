@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -151,7 +152,12 @@ static void set_budget(int budget)
     g_budget = budget > 0 ? budget : (int)(cur / 8);
     if (g_budget > MAX_BUDGET)
         g_budget = MAX_BUDGET;
-    g_fd_floor = (int)(cur - g_budget - 16);
+    /* Just above select()'s range when the limit leaves room: fork()
+     * copies the descriptor table up to the highest open number, and near
+     * a container's limit (often 1048576) that is megabytes per fork. */
+    g_fd_floor = cur >= FD_SETSIZE + g_budget + 16
+                     ? FD_SETSIZE
+                     : (int)(cur - g_budget - 16);
     if (g_fd_floor < 3)
         g_fd_floor = 3;
 }
