@@ -14,6 +14,9 @@
 
 /* One bit per descriptor: a lock-free test on every host close(). */
 static _Atomic uint64_t g_bits[WORDS];
+/* Words in use are below this: fork's child reads no further (untouched
+ * pages would each be a page fault in a child that only execs). */
+static atomic_int g_top;
 
 /* FDGUARD() calls in flight (fdguard.h). */
 static atomic_int g_opening;
@@ -56,8 +59,15 @@ long fdguard_next_owned(unsigned first, unsigned last)
 
 static int own(int fd)
 {
-    if (in_range(fd))
-        atomic_fetch_or(&g_bits[fd / 64], (uint64_t)1 << (fd % 64));
+    int top;
+
+    if (!in_range(fd))
+        return fd;
+    atomic_fetch_or(&g_bits[fd / 64], (uint64_t)1 << (fd % 64));
+    top = atomic_load(&g_top);
+    while (fd / 64 >= top &&
+           !atomic_compare_exchange_weak(&g_top, &top, fd / 64 + 1))
+        ;
     return fd;
 }
 
@@ -180,8 +190,11 @@ void fdguard_atfork_child(void)
     int w, b;
 
     atomic_store(&g_opening, 0); /* the threads that opened are gone */
-    for (w = 0; w < WORDS; w++) {
-        uint64_t bits = atomic_exchange(&g_bits[w], 0);
+    for (w = 0; w < atomic_load(&g_top); w++) {
+        /* Empty words stay unwritten: their pages stay shared (no copy
+         * in a child that execs at once). */
+        uint64_t bits = atomic_load(&g_bits[w]) ? atomic_exchange(&g_bits[w], 0)
+                                                 : 0;
 
         for (b = 0; bits; b++, bits >>= 1)
             if (bits & 1)

@@ -77,6 +77,7 @@ typedef struct lw_entry {
 
 static lw_entry g_lw[LW_ENTRIES];
 static atomic_int g_waiting;            /* registered waiters, all locks */
+static atomic_int g_lw_used;            /* an entry was ever claimed */
 static atomic_uint_fast64_t g_untracked; /* no entry or slot was free */
 
 static size_t lw_index(uintptr_t a)
@@ -100,8 +101,11 @@ static lw_entry *lw_claim(uintptr_t a)
                 want = k + 1;
             else
                 break;
-            if (atomic_compare_exchange_weak(&e->key, &k, want))
+            if (atomic_compare_exchange_weak(&e->key, &k, want)) {
+                if (!atomic_load_explicit(&g_lw_used, memory_order_relaxed))
+                    atomic_store(&g_lw_used, 1);
                 return e;
+            }
         }
     }
     return NULL;
@@ -574,11 +578,17 @@ void lock_hooks_atfork_child(void)
     int j;
 
     hook_ring_atfork_child(&g_hr);
-    /* Waiters of the parent's other threads do not exist here. */
-    for (i = 0; i < LW_ENTRIES; i++) {
-        atomic_store(&g_lw[i].key, 0);
+    /* Waiters of the parent's other threads do not exist here.  Only
+     * words in use are written, and nothing is read before a first use:
+     * the table's pages are shared with the parent (or not mapped at all)
+     * until touched, and a child that execs at once should not fault in
+     * 64 KiB of zeros first. */
+    for (i = 0; atomic_load(&g_lw_used) && i < LW_ENTRIES; i++) {
+        if (atomic_load(&g_lw[i].key))
+            atomic_store(&g_lw[i].key, 0);
         for (j = 0; j < LW_SLOTS; j++)
-            atomic_store(&g_lw[i].slot[j], 0);
+            if (atomic_load(&g_lw[i].slot[j]))
+                atomic_store(&g_lw[i].slot[j], 0);
     }
     atomic_store(&g_waiting, 0);
 }

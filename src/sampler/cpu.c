@@ -1330,7 +1330,7 @@ void sampler_atfork_child(void)
     free(g_hot);
     g_hot = NULL;
     g_nhot = g_cap_hot = 0;
-    map_clear(&g_index);
+    map_free(&g_index); /* not cleared: a memset would copy its pages */
     perf_atfork_child();
     g_last_nlink = 0;
     g_threads = NULL;
