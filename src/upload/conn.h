@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tls.h"
+#include "ssl.h"
 
 /* Why a request did not get an HTTP answer. */
 enum net_fail {

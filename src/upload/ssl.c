@@ -1,4 +1,4 @@
-#include "tls.h"
+#include "ssl.h"
 
 #include <arpa/inet.h>
 #include <dlfcn.h>

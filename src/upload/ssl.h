@@ -8,8 +8,8 @@
  * needs the socket readable or writable, and conn.c waits for that.
  * In: a connected socket.  Out: an encrypted byte stream.
  */
-#ifndef PYROSCOPE_UPLOAD_TLS_H
-#define PYROSCOPE_UPLOAD_TLS_H
+#ifndef PYROSCOPE_UPLOAD_SSL_H
+#define PYROSCOPE_UPLOAD_SSL_H
 
 #include <stddef.h>
 
