@@ -17,5 +17,6 @@ add_test(NAME wire COMMAND test_wire)
 set_tests_properties(wire PROPERTIES TIMEOUT 180)
 
 pyroscope_test(test_tls)
-add_test(NAME tls COMMAND test_tls ${CMAKE_CURRENT_SOURCE_DIR}/support/tls_server.py)
+add_test(NAME tls COMMAND test_tls ${CMAKE_CURRENT_SOURCE_DIR}/support/tls_server.py
+         ${CMAKE_CURRENT_SOURCE_DIR}/support/connect_proxy.py)
 set_tests_properties(tls PROPERTIES TIMEOUT 180 SKIP_RETURN_CODE 77)

@@ -2,8 +2,10 @@
  * TLS against a server with a self-signed certificate made by openssl at
  * test time: verification is on by default (a clear error, nothing sent,
  * profiles kept), tls_ca_file or PYROSCOPE_TLS_CA_FILE makes it pass, and
- * the explicit insecure switch passes with a warning.
- * usage: test_tls path/to/tls_server.py
+ * the explicit insecure switch passes with a warning; a certificate for
+ * another name is refused even from a trusted CA; https_proxy tunnels
+ * through CONNECT.
+ * usage: test_tls path/to/tls_server.py path/to/connect_proxy.py
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -41,31 +43,43 @@ static int logged(const char *needle)
     return r;
 }
 
-static pid_t start_server(const char *script, const char *dir, int *port)
+/* Run a python3 helper; its first line is its port, later lines stay
+ * readable through *out. */
+static pid_t spawn(const char *script, const char *a1, const char *a2,
+                   FILE **out, int *port)
 {
-    char cert[600], key[600], line[32] = "";
+    char line[32] = "";
     int fd[2];
     pid_t pid;
-    FILE *f;
 
-    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
-    snprintf(key, sizeof(key), "%s/key.pem", dir);
     ASSERT(pipe(fd) == 0);
     pid = fork();
     if (pid == 0) {
         dup2(fd[1], 1);
         close(fd[0]);
-        execlp("python3", "python3", script, cert, key, (char *)NULL);
+        execlp("python3", "python3", script, a1, a2, (char *)NULL);
         _exit(127);
     }
     close(fd[1]);
-    f = fdopen(fd[0], "r");
-    if (!f || !fgets(line, sizeof(line), f) || atoi(line) <= 0) {
-        printf("skip - cannot start the python3 TLS server\n");
+    *out = fdopen(fd[0], "r");
+    if (!*out || !fgets(line, sizeof(line), *out) || atoi(line) <= 0) {
+        printf("skip - cannot start %s\n", script);
         exit(77);
     }
-    fclose(f);
     *port = atoi(line);
+    return pid;
+}
+
+static pid_t start_server(const char *script, const char *dir, int *port)
+{
+    char cert[600], key[600];
+    FILE *f;
+    pid_t pid;
+
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    pid = spawn(script, cert, key, &f, port);
+    fclose(f);
     return pid;
 }
 
@@ -87,7 +101,7 @@ static void run(const char *url, const char *ca, int insecure, int expect_ok,
     c.stop_timeout_ms = 500;
     c.tls_ca_file = ca;
     c.tls_insecure = insecure;
-    c.log_level = PYROSCOPE_LOG_WARN;
+    c.log_level = PYROSCOPE_LOG_INFO;
     c.log_fn = capture;
     ASSERT_EQ(pyroscope_start(&p, &c), 0);
     for (;;) {
@@ -111,13 +125,35 @@ static void run(const char *url, const char *ca, int insecure, int expect_ok,
     printf("%s:\n%s", what, g_log);
 }
 
+/* https_proxy: the tunnel goes to the server, verification still holds. */
+static void through_proxy(const char *script, const char *url, const char *ca,
+                          int server_port)
+{
+    char proxy[64], line[128], want[64];
+    int pport;
+    FILE *f;
+    pid_t pid = spawn(script, NULL, NULL, &f, &pport);
+
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", pport);
+    setenv("https_proxy", proxy, 1);
+    run(url, ca, 0, 1, "through a CONNECT proxy");
+    unsetenv("https_proxy");
+    ASSERT(logged("through the proxy http://127.0.0.1"));
+    ASSERT(fgets(line, sizeof(line), f));
+    snprintf(want, sizeof(want), "CONNECT 127.0.0.1:%d\n", server_port);
+    ASSERT_STR_EQ(line, want);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    fclose(f);
+}
+
 int main(int argc, char **argv)
 {
     char *dir = wl_tempdir("tls"), cmd[2048], url[64], ca[600];
     int port;
     pid_t srv;
 
-    ASSERT(argc > 1);
+    ASSERT(argc > 2);
     snprintf(cmd, sizeof(cmd),
              "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -keyout "
              "key.pem -out cert.pem -days 2 -subj /CN=127.0.0.1 -addext "
@@ -142,6 +178,15 @@ int main(int argc, char **argv)
     ASSERT(logged("tls_insecure is set"));
     unsetenv("PYROSCOPE_TLS_INSECURE");
     TEST_OK("the insecure switch works and warns");
+    /* The certificate names 127.0.0.1; "localhost" reaches the same
+     * server but is not its name. */
+    snprintf(url, sizeof(url), "https://localhost:%d", port);
+    run(url, ca, 0, 0, "trusted CA, wrong host name");
+    ASSERT(logged("mismatch"));
+    TEST_OK("the host name is checked, not only the CA");
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d", port);
+    through_proxy(argv[2], url, ca, port);
+    TEST_OK("https through an HTTP CONNECT proxy (https_proxy)");
     kill(srv, SIGTERM);
     waitpid(srv, NULL, 0);
     free(dir);

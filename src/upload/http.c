@@ -168,8 +168,8 @@ int http_target_parse(http_target *t, const char *url, char *err, size_t n)
     t->authority[len] = '\0';
     if (len && t->authority[len - 1] == ':')
         t->authority[len - 1] = '\0';
-    if (*end == '?' || *end == '#')
-        goto bad; /* ours go after the path */
+    if (strpbrk(end, "?#"))
+        goto bad; /* our path and query go after the prefix */
     t->prefix = str_dup(end);
     if (!t->prefix)
         goto bad;
@@ -513,7 +513,16 @@ static void read_body(reader *r, http_reply *out)
     out->text[out->len] = '\0';
 }
 
-static void read_reply(conn *c, const net_clock *clk, http_reply *out)
+/* A reply with a body to read: not a tunnel's 2xx (the bytes after it
+ * are TLS), not 204 or 304. */
+static int has_body(long status, int tunnel)
+{
+    return !(tunnel && status >= 200 && status < 300) && status != 204 &&
+           status != 304;
+}
+
+static void read_reply(conn *c, const net_clock *clk, int tunnel,
+                       http_reply *out)
 {
     reader *r = malloc(sizeof(*r));
     const char *hend;
@@ -541,7 +550,8 @@ static void read_reply(conn *c, const net_clock *clk, http_reply *out)
         out->retry_after_ms = http_parse_retry_after(v, time(NULL));
     header_value(r->head, hend, "Location", out->location,
                  sizeof(out->location));
-    read_body(r, out);
+    if (has_body(out->status, tunnel))
+        read_body(r, out);
     out->fail = NET_OK;
     free(r);
 }
@@ -577,7 +587,7 @@ static int open_tunnel(conn *c, const http_call *call, const net_clock *clk,
     if (rc != NET_OK)
         return rc;
     memset(&pr, 0, sizeof(pr));
-    read_reply(c, clk, &pr);
+    read_reply(c, clk, 1, &pr);
     if (pr.fail != NET_OK) {
         snprintf(out->error, sizeof(out->error), "proxy %.100s: %.140s",
                  t->proxy_host, pr.error);
@@ -637,6 +647,18 @@ static int send_request(conn *c, const http_call *call, const net_clock *clk,
     return rc;
 }
 
+/* Failures of a wait say which limit ended them. */
+static void explain(const http_call *call, http_reply *out)
+{
+    if (out->fail == NET_ABORTED)
+        snprintf(out->error, sizeof(out->error), "cut short: the profiler "
+                 "is stopping");
+    else if (out->fail == NET_TIMEOUT && !strcmp(out->error, "timed out"))
+        snprintf(out->error, sizeof(out->error), "no answer within the "
+                 "%llu ms upload timeout",
+                 (unsigned long long)(call->timeout_ns / 1000000u));
+}
+
 void http_post(const http_call *call, http_reply *out)
 {
     net_clock clk = {time_mono_ns() + call->timeout_ns, call->abort,
@@ -650,20 +672,21 @@ void http_post(const http_call *call, http_reply *out)
     if (rc == NET_OK)
         rc = send_request(&c, call, &clk, out);
     if (rc == NET_OK) {
-        read_reply(&c, &clk, out);
+        read_reply(&c, &clk, 0, out);
     } else if (c.fd >= 0 && (rc == NET_IO || rc == NET_TLS)) {
         /* A server may answer (413) and close before taking the whole
          * body: its answer says more than our broken pipe. */
         late = clk;
         if (late.deadline_ns > time_mono_ns() + 1000000000ull)
             late.deadline_ns = time_mono_ns() + 1000000000ull;
-        read_reply(&c, &late, out);
+        read_reply(&c, &late, 0, out);
         if (out->fail != NET_OK)
             out->fail = rc;
     } else {
         out->fail = rc;
     }
     conn_close(&c);
+    explain(call, out);
 }
 
 /* ---- what an answer means ---- */
