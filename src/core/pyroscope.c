@@ -150,6 +150,8 @@ static int prepare(pyroscope *p, const pyroscope_config *cfg)
     p->syms = symbols_new();
     if (!p->syms)
         return PYROSCOPE_ENOMEM;
+    if (p->cfg.c.profile_types & PYROSCOPE_PROFILE_CPU)
+        sampler_reserve_fds(); /* before our first thread */
     return start_upload(p);
 }
 

@@ -1211,6 +1211,14 @@ void sampler_exec_failed(int stopped)
     errno = saved_errno;
 }
 
+void sampler_reserve_fds(void)
+{
+    const char *e = getenv("PYROSCOPE_CPU_SOURCE");
+
+    if (!e || (strcmp(e, "timer") && strcmp(e, "posix")))
+        perf_reserve_fds();
+}
+
 int sampler_start(const sampler_opts *o)
 {
     uint64_t warm[4];

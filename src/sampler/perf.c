@@ -162,6 +162,18 @@ static void set_budget(int budget)
         g_fd_floor = 3;
 }
 
+void perf_reserve_fds(void)
+{
+    int fd;
+
+    set_budget(0);
+    fd = fcntl(0, F_DUPFD_CLOEXEC, g_fd_floor + 64);
+    if (fd < 0)
+        fd = fcntl(1, F_DUPFD_CLOEXEC, g_fd_floor + 64);
+    if (fd >= 0)
+        close(fd); /* never marked: fdguard_close is not needed */
+}
+
 int perf_probe(int signo, int budget)
 {
     const char *e = getenv("PYROSCOPE_CPU_SOURCE");

@@ -15,6 +15,12 @@
 /* Whether perf events work here (probed once per start on the calling
  * thread); logs why not.  `budget` caps the fds used at once. */
 int perf_probe(int signo, int budget);
+/* Grow the descriptor table to where our event fds will go, now: when
+ * the process still has one thread the kernel grows it at once; once
+ * threads share it, each growth waits for an RCU grace period (~10 ms,
+ * paid at every start of a preloaded short-lived program).  The caller
+ * then starts its threads. */
+void perf_reserve_fds(void);
 /* Open a disabled event on tid that signals it after `first_ns` of its CPU
  * time (perf_rearm sets the whole period after that).  Returns the fd
  * (placed high, close-on-exec) or -1 (budget spent, or any failure: use a

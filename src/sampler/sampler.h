@@ -24,6 +24,8 @@ typedef struct sampler_opts {
 } sampler_opts;
 
 int sampler_start(const sampler_opts *o);
+/* Before the profiler starts its threads: see perf_reserve_fds(). */
+void sampler_reserve_fds(void);
 /* Disarm every timer; the handler stays installed (ignores late signals). */
 void sampler_stop(void);
 /* Arm timers on new threads and delete those of exited ones. */
