@@ -7,7 +7,8 @@
  * seconds or as a date, garbage, silence, a closed connection; an HTTP
  * proxy in absolute form with Proxy-Authorization, a CONNECT tunnel the
  * proxy refuses, no_proxy; URL parsing; and that plain http never maps
- * OpenSSL.
+ * OpenSSL.  "test_http dns-blackhole" (under support/dns_blackhole.sh):
+ * a DNS server that never answers.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -506,8 +507,54 @@ static void assert_no_openssl(void)
     TEST_OK("plain http maps no TLS library");
 }
 
-int main(void)
+static int count_threads(void)
 {
+    char line[256];
+    int n = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* Under tests/support/dns_blackhole.sh: every query goes unanswered.  Each
+ * attempt must end at its deadline and the lookup threads must not pile
+ * up (one stays in getaddrinfo; retries wait on it). */
+static void test_dns_blackhole(void)
+{
+    int before = count_threads(), most = 0;
+    http_target t;
+    http_reply r;
+
+    ASSERT_EQ(http_target_parse(&t, "http://pyroscope.blackhole.test:4040",
+                                r.error, sizeof(r.error)), 0);
+    for (int i = 0; i < 8; i++) {
+        double t0 = mono();
+        post(&t, "/push", &r, 300, NULL, NULL);
+        if (r.fail != NET_TIMEOUT || mono() - t0 > 2.0)
+            FAILF("attempt %d: fail %d after %.2f s: %s", i, r.fail,
+                  mono() - t0, r.error);
+        if (count_threads() > most)
+            most = count_threads();
+    }
+    printf("8 attempts: each timed out at 0.3 s (%s); threads %d -> at most "
+           "%d\n", r.error, before, most);
+    ASSERT(most <= before + 1);
+    http_target_free(&t);
+    TEST_OK("a DNS server that never answers: bounded attempts, one lookup "
+            "thread");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "dns-blackhole")) {
+        test_dns_blackhole();
+        return 0;
+    }
     test_parse();
     test_codecs();
     test_env_proxy();

@@ -72,6 +72,51 @@ static void lookup_unref(lookup *l)
     free(l);
 }
 
+/* At most one lookup thread at a time: while a DNS server black-holes
+ * queries, every retry would otherwise leave one more thread waiting in
+ * getaddrinfo().  A retry for the same name waits on the lookup still in
+ * flight.  The pid check keeps a forked child from waiting on a thread
+ * that did not survive the fork. */
+static pthread_mutex_t g_inflight_lock = PTHREAD_MUTEX_INITIALIZER;
+static lookup *g_inflight;
+static pid_t g_inflight_pid;
+
+static lookup *inflight_take(const char *host, const char *port)
+{
+    lookup *l = NULL;
+
+    pthread_mutex_lock(&g_inflight_lock);
+    if (g_inflight && g_inflight_pid == getpid()) {
+        pthread_mutex_lock(&g_inflight->lock);
+        if (!g_inflight->done && !strcmp(g_inflight->host, host) &&
+            !strcmp(g_inflight->port, port)) {
+            g_inflight->refs++;
+            l = g_inflight;
+        }
+        pthread_mutex_unlock(&g_inflight->lock);
+    }
+    pthread_mutex_unlock(&g_inflight_lock);
+    return l;
+}
+
+/* Remember l as the lookup in flight (one reference of its own), dropping
+ * the previous one. */
+static void inflight_set(lookup *l)
+{
+    lookup *old;
+
+    pthread_mutex_lock(&l->lock);
+    l->refs++;
+    pthread_mutex_unlock(&l->lock);
+    pthread_mutex_lock(&g_inflight_lock);
+    old = g_inflight_pid == getpid() ? g_inflight : NULL;
+    g_inflight = l;
+    g_inflight_pid = getpid();
+    pthread_mutex_unlock(&g_inflight_lock);
+    if (old)
+        lookup_unref(old);
+}
+
 static const struct addrinfo g_hints = {.ai_family = AF_UNSPEC,
                                         .ai_socktype = SOCK_STREAM,
                                         .ai_flags = AI_ADDRCONFIG};
@@ -170,14 +215,18 @@ static int resolve(const char *host, const char *port, const net_clock *clk,
     numeric.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
     if (getaddrinfo(host, port, &numeric, res) == 0)
         return NET_OK;
-    l = lookup_new(host, port);
-    if (!l)
-        return NET_NOMEM;
-    if (start_lookup(l) != 0) {
-        l->refs = 1;
-        lookup_unref(l);
-        snprintf(err, n, "cannot start a thread to resolve %s", host);
-        return NET_RESOLVE;
+    l = inflight_take(host, port);
+    if (!l) {
+        l = lookup_new(host, port);
+        if (!l)
+            return NET_NOMEM;
+        if (start_lookup(l) != 0) {
+            l->refs = 1;
+            lookup_unref(l);
+            snprintf(err, n, "cannot start a thread to resolve %s", host);
+            return NET_RESOLVE;
+        }
+        inflight_set(l);
     }
     rc = await_lookup(l, clk, res, err, n);
     lookup_unref(l);
