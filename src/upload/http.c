@@ -495,6 +495,8 @@ static void read_body(reader *r, http_reply *out)
         want = HTTP_REPLY_MAX;
     if (n > RAW_BODY_MAX)
         n = RAW_BODY_MAX;
+    if (!chunked && n > want)
+        n = want; /* bytes past Content-Length are not this body */
     memcpy(raw, hend, n);
     while (n < want && !(chunked && n >= 5 &&
                          memmem(raw, n, "0\r\n\r\n", 5))) {

@@ -866,8 +866,10 @@ static int setup_proxy(upload *u)
     if (add_url_secrets(u, proxy) != 0)
         return PYROSCOPE_ENOMEM;
     if (http_target_set_proxy(&u->target, proxy, why, sizeof(why)) != 0)
-        return error_set(PYROSCOPE_EINVAL, "proxy '%s' from the environment: "
-                         "%s", shown, why);
+        return error_set(PYROSCOPE_EINVAL, "proxy '%s' from the environment "
+                         "(https_proxy, http_proxy or all_proxy): %s; add the "
+                         "server's host to no_proxy to connect directly",
+                         shown, why);
     LOG_INFO("uploading to %s through the proxy %s", u->shown_url, shown);
     return 0;
 }
