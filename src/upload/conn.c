@@ -275,7 +275,7 @@ int conn_open(conn *c, const char *host, const char *port,
 {
     uint64_t until = time_mono_ns() + connect_ns;
     struct addrinfo *res = NULL, *ai;
-    int rc, why = 0;
+    int rc, why = 0, left;
 
     c->fd = -1;
     c->tls = NULL;
@@ -283,8 +283,15 @@ int conn_open(conn *c, const char *host, const char *port,
     if (rc != NET_OK)
         return rc;
     rc = NET_CONNECT;
-    for (ai = res; ai; ai = ai->ai_next) {
-        rc = connect_one(ai, until, clk, &c->fd, &why);
+    for (ai = res, left = 0; ai; ai = ai->ai_next)
+        left++;
+    for (ai = res; ai; ai = ai->ai_next, left--) {
+        /* Each address gets its share of what is left, so a black-holed
+         * first address (IPv6 without a route that drops, not refuses)
+         * does not use up the time of the next one. */
+        uint64_t now = time_mono_ns();
+        uint64_t share = until > now ? (until - now) / (uint64_t)left : 0;
+        rc = connect_one(ai, now + share, clk, &c->fd, &why);
         if (rc == NET_OK || rc == NET_ABORTED)
             break;
     }
