@@ -213,12 +213,14 @@ int main(int argc, char **argv)
            in_fn / expected, (double)alpha / (double)(alpha + beta));
     ASSERT(alpha + beta > 0 || ticks);
     ASSERT_NEAR((double)in_threads / expected, 1.0, 0.05);
-    /* 2 points is the goal; under a sanitizer a thread's start costs ten
-     * times more and a loaded machine delays more signals (whose catch-up
-     * samples land off the grid), so 3 there. */
+    /* 2 points is the goal, held in the plain build.  Under a sanitizer a
+     * thread's start costs ten times more and a loaded machine delays more
+     * signals (whose catch-up samples land off the grid): 8 ASan runs under
+     * load read 0.733-0.764 (sd 0.011) and CI once 0.719, so 4.5 points
+     * there (~4 sd), a check of the path rather than of the accuracy. */
     if (!ticks || is_idle)
         ASSERT_NEAR((double)alpha / (double)(alpha + beta), 0.75,
-                    hooks_interposed() ? 0.02 : 0.03);
+                    hooks_interposed() ? 0.02 : 0.045);
     ASSERT_EQ(cpu_ns, total * (1000000000 / rate));
     TEST_OK("thread samples match measured CPU");
     free(dir);
