@@ -31,6 +31,7 @@ typedef struct peer {
     const char *const *reply; /* written one piece at a time */
     int piece_gap_ms;
     int silent;               /* read, never answer, wait for our close */
+    int linger;               /* answer, then wait for our close */
     char req[1 << 16];
     size_t len;
     pthread_t thread;
@@ -89,10 +90,16 @@ static void *peer_main(void *arg)
         if (write(c, p->reply[i], strlen(p->reply[i])) < 0)
             break;
     }
+    if (p->linger) { /* keep the connection open until the client leaves */
+        char b[256];
+        while (read(c, b, sizeof(b)) > 0)
+            ;
+    }
     close(c);
     return NULL;
 }
 
+/* silent: 1 never answer, 2 answer and keep the connection open. */
 static peer *peer_start(const char *const *reply, int gap_ms, int silent)
 {
     peer *p = calloc(1, sizeof(*p));
@@ -108,7 +115,8 @@ static peer *peer_start(const char *const *reply, int gap_ms, int silent)
     p->port = ntohs(a.sin_port);
     p->reply = reply;
     p->piece_gap_ms = gap_ms;
-    p->silent = silent;
+    p->silent = silent & 1;
+    p->linger = (silent & 2) != 0;
     ASSERT(pthread_create(&p->thread, NULL, peer_main, p) == 0);
     return p;
 }
@@ -341,8 +349,10 @@ static void test_replies(void)
         "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://other.example/"
         "push\r\nContent-Length: 0\r\n\r\n", NULL};
     static const char *const byte_by_byte[] = {
-        "H", "TTP/1.", "1 2", "00 OK\r", "\n", "Content-Length: 2\r\n", "\r",
-        "\n", "o", "k", NULL};
+        "H", "TTP/1.", "1 5", "00 Oops\r", "\n", "Content-Length: 2\r\n",
+        "\r", "\n", "o", "k", NULL};
+    static const char *const ok_open[] = {
+        "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\n\r\n{}", NULL};
     static const char *const bare_lf[] = {
         "HTTP/1.0 429 Too Many\nRetry-After: 2\n\nslow", NULL};
     http_reply r;
@@ -354,14 +364,31 @@ static void test_replies(void)
     expect_status(moved, 0, 308, "redirect", &r);
     ASSERT_STR_EQ(r.location, "https://other.example/push");
     ASSERT_EQ(http_verdict(r.fail, r.status), HTTP_CONFIG);
-    expect_status(byte_by_byte, 5, 200, "a reply in tiny writes", &r);
+    expect_status(byte_by_byte, 5, 500, "a reply in tiny writes", &r);
     ASSERT_STR_EQ(r.text, "ok");
-    ASSERT_EQ(http_verdict(r.fail, r.status), HTTP_DELIVERED);
+    ASSERT_EQ(http_verdict(r.fail, r.status), HTTP_RETRY);
+    {
+        peer *p = peer_start(ok_open, 0, 2);
+        double t0;
+        http_target t;
+
+        target_for(&t, p->port, "");
+        t0 = mono();
+        post(&t, "/push", &r, 5000, NULL, NULL);
+        printf("2xx without a length on an open connection: %ld after "
+               "%.2f s\n", r.status, mono() - t0);
+        ASSERT_EQ(r.fail, NET_OK);
+        ASSERT_EQ(r.status, 200);
+        ASSERT(mono() - t0 < 2.0); /* not the 5 s deadline */
+        peer_join(p);
+        http_target_free(&t);
+        free(p);
+    }
     expect_status(bare_lf, 0, 429, "bare LF line ends, read to EOF", &r);
     ASSERT_EQ(r.retry_after_ms, 2000);
     ASSERT_STR_EQ(r.text, "slow");
     TEST_OK("1xx skipped, Retry-After, Location, tiny writes, bare LF, "
-            "EOF-delimited body");
+            "EOF-delimited body; a 2xx body is not waited for");
 }
 
 static void expect_fail(const char *const *reply, int silent, int timeout_ms,

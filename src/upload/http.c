@@ -483,9 +483,12 @@ static void read_body(reader *r, http_reply *out)
 {
     char raw[RAW_BODY_MAX + 1], v[32];
     const char *hend = r->head + r->head_end;
+    net_clock brief = *r->clk; /* the words are worth 2 s at most */
     size_t n = r->len - r->head_end, want = RAW_BODY_MAX, got;
     int chunked = 0;
 
+    if (brief.deadline_ns > time_mono_ns() + 2000000000ull)
+        brief.deadline_ns = time_mono_ns() + 2000000000ull;
     if (header_value(r->head, hend, "Transfer-Encoding", v, sizeof(v)))
         chunked = strstr(v, "chunked") != NULL;
     if (!chunked && header_value(r->head, hend, "Content-Length", v,
@@ -500,7 +503,7 @@ static void read_body(reader *r, http_reply *out)
     memcpy(raw, hend, n);
     while (n < want && !(chunked && n >= 5 &&
                          memmem(raw, n, "0\r\n\r\n", 5))) {
-        if (conn_read(r->c, raw + n, want - n, &got, r->clk, r->err,
+        if (conn_read(r->c, raw + n, want - n, &got, &brief, r->err,
                       r->errn) != NET_OK || got == 0)
             break;
         n += got;
@@ -515,16 +518,16 @@ static void read_body(reader *r, http_reply *out)
     out->text[out->len] = '\0';
 }
 
-/* A reply with a body to read: not a tunnel's 2xx (the bytes after it
- * are TLS), not 204 or 304. */
-static int has_body(long status, int tunnel)
+/* A reply whose body we read: only a refusal's, for the log.  Not a 2xx
+ * (nothing in it is used, and a server that keeps the connection open
+ * without a length would hold us to the deadline; after a tunnel's 200
+ * come TLS bytes), not 1xx, 204 or 304. */
+static int has_body(long status)
 {
-    return !(tunnel && status >= 200 && status < 300) && status != 204 &&
-           status != 304;
+    return status >= 300 && status != 304;
 }
 
-static void read_reply(conn *c, const net_clock *clk, int tunnel,
-                       http_reply *out)
+static void read_reply(conn *c, const net_clock *clk, http_reply *out)
 {
     reader *r = malloc(sizeof(*r));
     const char *hend;
@@ -552,7 +555,7 @@ static void read_reply(conn *c, const net_clock *clk, int tunnel,
         out->retry_after_ms = http_parse_retry_after(v, time(NULL));
     header_value(r->head, hend, "Location", out->location,
                  sizeof(out->location));
-    if (has_body(out->status, tunnel))
+    if (has_body(out->status))
         read_body(r, out);
     out->fail = NET_OK;
     free(r);
@@ -589,7 +592,7 @@ static int open_tunnel(conn *c, const http_call *call, const net_clock *clk,
     if (rc != NET_OK)
         return rc;
     memset(&pr, 0, sizeof(pr));
-    read_reply(c, clk, 1, &pr);
+    read_reply(c, clk, &pr);
     if (pr.fail != NET_OK) {
         snprintf(out->error, sizeof(out->error), "proxy %.100s: %.140s",
                  t->proxy_host, pr.error);
@@ -674,14 +677,14 @@ void http_post(const http_call *call, http_reply *out)
     if (rc == NET_OK)
         rc = send_request(&c, call, &clk, out);
     if (rc == NET_OK) {
-        read_reply(&c, &clk, 0, out);
+        read_reply(&c, &clk, out);
     } else if (c.fd >= 0 && (rc == NET_IO || rc == NET_TLS)) {
         /* A server may answer (413) and close before taking the whole
          * body: its answer says more than our broken pipe. */
         late = clk;
         if (late.deadline_ns > time_mono_ns() + 1000000000ull)
             late.deadline_ns = time_mono_ns() + 1000000000ull;
-        read_reply(&c, &late, 0, out);
+        read_reply(&c, &late, out);
         if (out->fail != NET_OK)
             out->fail = rc;
     } else {
