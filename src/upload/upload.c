@@ -31,8 +31,7 @@ typedef struct qnode {
 } qnode;
 
 struct upload {
-    char *base_url; /* without trailing slash */
-    char *shown_url; /* base_url with userinfo redacted, for logs */
+    char *shown_url; /* server_address with userinfo redacted, for logs */
     char *file_dir; /* file:// mode */
     http_target target;  /* http(s) mode */
     char **headers;      /* "Name: value": auth, tenant, configured */
@@ -227,6 +226,16 @@ static void squeeze_space(char *t)
     *w = '\0';
 }
 
+/* Every configured secret in t masked (before any other rewriting of t,
+ * which could split one). */
+static void mask_secrets(upload *u, char *t)
+{
+    size_t i;
+
+    for (i = 0; i < u->nsecrets; i++)
+        redact_mask(t, u->secrets[i]);
+}
+
 /* The server's words, safe to log: printable, and without our secrets in
  * case it echoes the request. */
 static void reply_text(upload *u, const http_reply *r, char *out, size_t cap)
@@ -238,8 +247,7 @@ static void reply_text(upload *u, const http_reply *r, char *out, size_t cap)
     t[r->len] = '\0';
     if (r->len == HTTP_REPLY_MAX)
         cut_partial_secret(u, t);
-    for (i = 0; i < u->nsecrets; i++)
-        redact_mask(t, u->secrets[i]);
+    mask_secrets(u, t);
     for (i = strlen(t); i > 0 && strchr(" \t\r\n", t[i - 1]); i--)
         t[i - 1] = '\0';
     squeeze_space(t);
@@ -295,11 +303,9 @@ static void outage_over(upload *u)
 static int transfer_failed(upload *u, const http_reply *r)
 {
     char clean[NET_ERR_MAX];
-    size_t i;
 
     snprintf(clean, sizeof(clean), "%s", r->error[0] ? r->error : "failed");
-    for (i = 0; i < u->nsecrets; i++)
-        redact_mask(clean, u->secrets[i]);
+    mask_secrets(u, clean);
     redact_printable(clean);
     if (r->fail == NET_TLS_VERIFY) {
         config_error(u, -2, "upload to %s: TLS verification failed: %s (set "
@@ -901,8 +907,7 @@ static int setup_target(upload *u, const upload_opts *o)
     if (http_target_parse(&u->target, o->server, why, sizeof(why)) != 0)
         return error_set(PYROSCOPE_EINVAL, "server_address '%s': %s", shown,
                          why);
-    u->base_url = str_dup(o->server);
-    if (!u->base_url || add_url_secrets(u, o->server) != 0)
+    if (add_url_secrets(u, o->server) != 0)
         return PYROSCOPE_ENOMEM;
     n = strlen(u->shown_url);
     while (n > 0 && u->shown_url[n - 1] == '/')
@@ -947,7 +952,7 @@ static void log_header_names(upload *u)
     size_t i;
     buf b;
 
-    if (log_level() < PYROSCOPE_LOG_DEBUG || !u->base_url)
+    if (log_level() < PYROSCOPE_LOG_DEBUG || u->file_dir)
         return;
     buf_init(&b);
     for (i = 0; i < u->nheaders; i++)
@@ -966,8 +971,7 @@ static int setup_tls(upload *u, const upload_opts *o)
         if (!u->tls_ca_file)
             return PYROSCOPE_ENOMEM;
     }
-    if (u->tls_insecure && u->base_url &&
-        strncmp(u->base_url, "https://", 8) == 0)
+    if (u->tls_insecure && u->target.tls)
         LOG_WARN("tls_insecure is set: the certificate of %s is not checked, "
                  "so anyone on the path can read the credentials and "
                  "profiles", u->shown_url);
@@ -1004,7 +1008,6 @@ static void destroy(upload *u)
     free(u->basic_password);
     free(u->basic_user);
     free(u->tls_ca_file);
-    free(u->base_url);
     free(u->shown_url);
     free(u->file_dir);
     spool_close(u->spool);
