@@ -567,19 +567,16 @@ static int open_tunnel(conn *c, const http_call *call, const net_clock *clk,
                        http_reply *out)
 {
     const http_target *t = call->target;
+    int v6 = strchr(t->host, ':') != NULL; /* bracketed, as in a URL */
+    char where[300];
     http_reply pr;
     buf b;
     int rc;
 
+    snprintf(where, sizeof(where), "%s%s%s:%s", v6 ? "[" : "", t->host,
+             v6 ? "]" : "", t->port);
     buf_init(&b);
-    buf_printf(&b, "CONNECT %s:%s HTTP/1.1\r\nHost: %s:%s\r\n", t->host,
-               t->port, t->host, t->port);
-    if (strchr(t->host, ':')) { /* IPv6: the bracketed form */
-        buf_free(&b);
-        buf_init(&b);
-        buf_printf(&b, "CONNECT [%s]:%s HTTP/1.1\r\nHost: [%s]:%s\r\n",
-                   t->host, t->port, t->host, t->port);
-    }
+    buf_printf(&b, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n", where, where);
     if (t->proxy_auth)
         buf_printf(&b, "Proxy-Authorization: %s\r\n", t->proxy_auth);
     buf_puts(&b, "\r\n");
