@@ -1213,10 +1213,7 @@ void sampler_exec_failed(int stopped)
 
 void sampler_reserve_fds(void)
 {
-    const char *e = getenv("PYROSCOPE_CPU_SOURCE");
-
-    if (!e || (strcmp(e, "timer") && strcmp(e, "posix")))
-        perf_reserve_fds();
+    perf_reserve_fds();
 }
 
 int sampler_start(const sampler_opts *o)

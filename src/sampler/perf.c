@@ -162,10 +162,20 @@ static void set_budget(int budget)
         g_fd_floor = 3;
 }
 
+/* PYROSCOPE_CPU_SOURCE=timer (or posix) asks for POSIX timers only. */
+static int perf_unwanted(void)
+{
+    const char *e = getenv("PYROSCOPE_CPU_SOURCE");
+
+    return e && (!strcmp(e, "timer") || !strcmp(e, "posix"));
+}
+
 void perf_reserve_fds(void)
 {
     int fd;
 
+    if (perf_unwanted())
+        return;
     set_budget(0);
     fd = fcntl(0, F_DUPFD_CLOEXEC, g_fd_floor + 64);
     if (fd < 0)
@@ -176,10 +186,9 @@ void perf_reserve_fds(void)
 
 int perf_probe(int signo, int budget)
 {
-    const char *e = getenv("PYROSCOPE_CPU_SOURCE");
     int fd;
 
-    if (e && (!strcmp(e, "timer") || !strcmp(e, "posix")))
+    if (perf_unwanted())
         return 0;
     g_user_only = 0;
     set_budget(budget);

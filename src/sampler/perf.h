@@ -19,7 +19,8 @@ int perf_probe(int signo, int budget);
  * the process still has one thread the kernel grows it at once; once
  * threads share it, each growth waits for an RCU grace period (~10 ms,
  * paid at every start of a preloaded short-lived program).  The caller
- * then starts its threads. */
+ * then starts its threads.  Nothing when PYROSCOPE_CPU_SOURCE rules perf
+ * out. */
 void perf_reserve_fds(void);
 /* Open a disabled event on tid that signals it after `first_ns` of its CPU
  * time (perf_rearm sets the whole period after that).  Returns the fd
