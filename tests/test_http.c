@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "support/test.h"
+#include "support/workload.h"
 #include "upload/http.h"
 
 /* ---- a peer that answers one connection with a script ---- */
@@ -43,14 +44,6 @@ static void sleep_ms(int ms)
 
     while (nanosleep(&ts, &ts) != 0)
         ;
-}
-
-static double mono(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* The request is whole when its header and Content-Length bytes came. */
@@ -373,13 +366,13 @@ static void test_replies(void)
         http_target t;
 
         target_for(&t, p->port, "");
-        t0 = mono();
+        t0 = wl_mono();
         post(&t, "/push", &r, 5000, NULL, NULL);
         printf("2xx without a length on an open connection: %ld after "
-               "%.2f s\n", r.status, mono() - t0);
+               "%.2f s\n", r.status, wl_mono() - t0);
         ASSERT_EQ(r.fail, NET_OK);
         ASSERT_EQ(r.status, 200);
-        ASSERT(mono() - t0 < 2.0); /* not the 5 s deadline */
+        ASSERT(wl_mono() - t0 < 2.0); /* not the 5 s deadline */
         peer_join(p);
         http_target_free(&t);
         free(p);
@@ -395,13 +388,13 @@ static void expect_fail(const char *const *reply, int silent, int timeout_ms,
                         int (*abort_fn)(void *), int want, const char *what)
 {
     peer *p = peer_start(reply, 0, silent);
-    double t0 = mono(), dt;
+    double t0 = wl_mono(), dt;
     http_target t;
     http_reply r;
 
     target_for(&t, p->port, "");
     post(&t, "/push", &r, timeout_ms, abort_fn, NULL);
-    dt = mono() - t0;
+    dt = wl_mono() - t0;
     peer_join(p);
     printf("%s: fail %d after %.2f s: %s\n", what, r.fail, dt, r.error);
     if (r.fail != want)
@@ -417,7 +410,7 @@ static double g_abort_at;
 static int abort_soon(void *arg)
 {
     (void)arg;
-    return mono() >= g_abort_at;
+    return wl_mono() >= g_abort_at;
 }
 
 static void test_failures(void)
@@ -433,12 +426,12 @@ static void test_failures(void)
 
     expect_fail(ssh, 0, 5000, NULL, NET_PROTOCOL, "not HTTP");
     expect_fail(nothing, 0, 5000, NULL, NET_IO, "closed without a reply");
-    t0 = mono();
+    t0 = wl_mono();
     expect_fail(nothing, 1, 300, NULL, NET_TIMEOUT, "silent server");
-    ASSERT(mono() - t0 < 3.0);
-    g_abort_at = mono() + 0.2;
+    ASSERT(wl_mono() - t0 < 3.0);
+    g_abort_at = wl_mono() + 0.2;
     expect_fail(nothing, 1, 20000, abort_soon, NET_ABORTED, "aborted");
-    ASSERT(mono() - t0 < 6.0);
+    ASSERT(wl_mono() - t0 < 6.0);
     /* A port nobody listens on: bind one, learn it, close it. */
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -453,12 +446,12 @@ static void test_failures(void)
     http_target_free(&t);
     ASSERT_EQ(http_target_parse(&t, "http://no-such-host.invalid:4040",
                                 r.error, sizeof(r.error)), 0);
-    t0 = mono();
+    t0 = wl_mono();
     post(&t, "/push", &r, 2000, NULL, NULL);
-    printf("unresolvable: fail %d after %.2f s: %s\n", r.fail, mono() - t0,
+    printf("unresolvable: fail %d after %.2f s: %s\n", r.fail, wl_mono() - t0,
            r.error);
     ASSERT(r.fail == NET_RESOLVE || r.fail == NET_TIMEOUT);
-    ASSERT(mono() - t0 < 4.0);
+    ASSERT(wl_mono() - t0 < 4.0);
     http_target_free(&t);
     TEST_OK("not HTTP, closed, silent (timeout), aborted, refused, "
             "unresolvable: each its own error, within the deadline");
@@ -534,39 +527,25 @@ static void assert_no_openssl(void)
     TEST_OK("plain http maps no TLS library");
 }
 
-static int count_threads(void)
-{
-    char line[256];
-    int n = -1;
-    FILE *f = fopen("/proc/self/status", "r");
-
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "Threads: %d", &n) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return n;
-}
-
 /* Under tests/support/dns_blackhole.sh: every query goes unanswered.  Each
  * attempt must end at its deadline and the lookup threads must not pile
  * up (one stays in getaddrinfo; retries wait on it). */
 static void test_dns_blackhole(void)
 {
-    int before = count_threads(), most = 0;
+    int before = (int)wl_status_field("Threads"), most = 0;
     http_target t;
     http_reply r;
 
     ASSERT_EQ(http_target_parse(&t, "http://pyroscope.blackhole.test:4040",
                                 r.error, sizeof(r.error)), 0);
     for (int i = 0; i < 8; i++) {
-        double t0 = mono();
+        double t0 = wl_mono();
         post(&t, "/push", &r, 300, NULL, NULL);
-        if (r.fail != NET_TIMEOUT || mono() - t0 > 2.0)
+        if (r.fail != NET_TIMEOUT || wl_mono() - t0 > 2.0)
             FAILF("attempt %d: fail %d after %.2f s: %s", i, r.fail,
-                  mono() - t0, r.error);
-        if (count_threads() > most)
-            most = count_threads();
+                  wl_mono() - t0, r.error);
+        if ((int)wl_status_field("Threads") > most)
+            most = (int)wl_status_field("Threads");
     }
     printf("8 attempts: each timed out at 0.3 s (%s); threads %d -> at most "
            "%d\n", r.error, before, most);

@@ -26,20 +26,6 @@ static void *busy(void *arg)
     return NULL;
 }
 
-static long rss_kb(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-
-    while (f && fgets(line, sizeof(line), f))
-        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb;
-}
-
 static pyroscope *start(http_server *s, const char *spool)
 {
     pyroscope_config cfg = PYROSCOPE_CONFIG_INIT;
@@ -89,7 +75,7 @@ static void test_outage_and_recovery(void)
         usleep(100 * 1000);
     }
     ASSERT(st.upload_failures > 0);
-    rss0 = rss_kb();
+    rss0 = wl_status_field("VmRSS");
     /* ~40 windows while the server fails (a deadline, not a sleep: a
      * loaded machine closes fewer windows per second). */
     t0 = wl_mono();
@@ -99,7 +85,7 @@ static void test_outage_and_recovery(void)
         spool_usage(spool, &files, &bytes);
     } while ((wl_mono() - t0 < 4 || files < 20 || st.profiles_spooled < 20) &&
              wl_mono() - t0 < 120);
-    rss1 = rss_kb();
+    rss1 = wl_status_field("VmRSS");
     printf("outage: %llu failed attempts, %llu bytes in RAM, %zu files / "
            "%llu bytes spooled, RSS %ld -> %ld KiB\n",
            (unsigned long long)st.upload_failures,

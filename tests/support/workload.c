@@ -26,6 +26,23 @@ BURN(work_beta, (x ^= x << 13, x ^= x >> 7, x ^= x << 17))
 BURN(work_gamma, x = (x >> 3) ^ (x * 0x9e3779b97f4a7c15ull))
 BURN(work_delta, x = x * 0xff51afd7ed558ccdull + (x >> 29))
 
+long wl_status_field(const char *name)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    size_t n = strlen(name);
+    char line[256];
+    long v = -1;
+
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, name, n) && line[n] == ':') {
+            v = strtol(line + n + 1, NULL, 10);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return v;
+}
+
 char *wl_tempdir(const char *tag)
 {
     char tmpl[256];

@@ -24,6 +24,9 @@ static inline double wl_mono(void)
     return wl_clock(CLOCK_MONOTONIC);
 }
 
+/* A numeric field of /proc/self/status ("Threads", "VmRSS"), -1 if none. */
+long wl_status_field(const char *name);
+
 void work_alpha(double seconds); /* named so tests can find them */
 void work_beta(double seconds);
 void work_gamma(double seconds);
